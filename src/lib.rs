@@ -1,0 +1,3 @@
+//! rt: an OCI runtime. `main.rs` is the command line; everything it calls lives here.
+
+pub mod cgroups;
