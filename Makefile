@@ -2,14 +2,34 @@
 CARGO ?= cargo
 RT := target/release/rt
 
-.PHONY: all build demo test unit integration clean
+.PHONY: all build demo test unit integration probe rootfs clean
 
 all: build
 
 build:
 	$(CARGO) build --release
 
-# demo / test / rootfs / probe targets: filled in by the core issue
+# demo / test targets: filled in by the core issue
+
+# --- integration rig (integration/README.md) --------------------------------------------------
+# The probe: a static helper that reports the container's view as JSON, copied into the rootfs.
+PROBE_DIR := integration/probe
+PROBE := $(PROBE_DIR)/target/x86_64-unknown-linux-gnu/release/probe
+ROOTFS := build/rootfs
+# Extra arguments for the test runner, e.g. IT_ARGS='--test-threads 4 namespaces::'
+IT_ARGS ?=
+
+probe:
+	cd $(PROBE_DIR) && RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) build --release --target x86_64-unknown-linux-gnu
+
+# busybox-static (installed if missing) + applet links + /etc/passwd, /etc/group + the probe
+rootfs: probe
+	sh integration/rootfs.sh $(ROOTFS) $(PROBE)
+
+# Real-container tests (root). RT_TEST_RUNTIME=/usr/sbin/runc runs them against runc instead.
+integration: rootfs
+	$(CARGO) test --test integration -- $(IT_ARGS)
+
 clean:
 	$(CARGO) clean
 	rm -rf build

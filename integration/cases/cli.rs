@@ -1,0 +1,465 @@
+//! runc's command line: error wordings and exit codes, --log/--log-format, list, spec,
+//! --version, --root, and the create flags engines pass.
+
+use crate::case;
+use crate::rig::{read, rig, Case, Cmd, Ctr};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(unknown_id_errors),
+        case!(invalid_id_rejected),
+        case!(invalid_id_comma_rejected).runc_lacks("runc 1.1.5 accepts a comma in ids (a regex range); runc >= 1.2 and the issue allow only [A-Za-z0-9_+.-]"),
+        case!(id_in_use_rejected),
+        case!(start_running_container_fails),
+        case!(start_stopped_container_fails),
+        case!(delete_running_without_force_fails),
+        case!(kill_stopped_container_fails),
+        case!(log_json_one_object_per_line),
+        case!(log_format_equals_form),
+        case!(log_json_gets_create_error),
+        case!(log_json_failed_create_is_one_line),
+        case!(log_text_format),
+        case!(debug_flag_accepted),
+        case!(root_dir_created_if_missing),
+        case!(list_table),
+        case!(list_json),
+        case!(list_quiet),
+        case!(list_empty),
+        case!(version_lines),
+        case!(spec_writes_runc_default),
+        case!(spec_rootless),
+        case!(spec_refuses_to_overwrite),
+        case!(create_no_pivot),
+        case!(create_no_new_keyring),
+        case!(preserve_fds),
+        case!(fds_not_leaked_into_container),
+        case!(flags_after_id),
+        case!(short_flags),
+    ]
+}
+
+fn unknown_id_errors() {
+    let r = rig();
+    for verb in [&["state"][..], &["start"], &["kill"], &["delete"], &["kill", "--all"]] {
+        let mut args: Vec<&str> = verb.to_vec();
+        args.push("no-such-ctr");
+        r.rt_out(&args).failed().stderr_has("container does not exist");
+    }
+}
+
+fn invalid_id_rejected() {
+    for id in ["bad/id", "bad id", "..", "a:b"] {
+        let c = Ctr::new("badid");
+        c.write_config();
+        let b = c.dir.to_string_lossy().into_owned();
+        c.rt(&["create", "--bundle", &b, id]).failed().stderr_has("invalid container ID format");
+        c.assert_clean();
+        // nothing was created under the root for it
+        assert!(!rig().state_root.join(id).exists() || id == "..", "state dir for {id:?}");
+    }
+}
+
+fn invalid_id_comma_rejected() {
+    let c = Ctr::new("badidcomma");
+    c.write_config();
+    let b = c.dir.to_string_lossy().into_owned();
+    c.rt(&["create", "--bundle", &b, "a,b"]).failed().stderr_has("invalid container ID format");
+    assert!(!rig().state_root.join("a,b").exists());
+    c.assert_clean();
+}
+
+fn id_in_use_rejected() {
+    let mut c = Ctr::new("inuse");
+    c.args(&["/bin/sleep", "60"]);
+    c.create().ok();
+    let pid = c.pid();
+    c.create().failed().stderr_has("container with given ID already exists");
+    // the existing container is untouched
+    assert_eq!(c.status(), "created");
+    assert_eq!(c.pid(), pid);
+}
+
+fn start_running_container_fails() {
+    let mut c = Ctr::new("startrunning");
+    c.args(&["/bin/sleep", "60"]);
+    c.run_with(&["--detach"]).ok();
+    c.start().failed().stderr_has("cannot start an already running container");
+    assert_eq!(c.status(), "running");
+}
+
+fn start_stopped_container_fails() {
+    let mut c = Ctr::new("startstopped");
+    c.args(&["/bin/true"]);
+    c.run_with(&["--keep"]).ok();
+    c.start().failed().stderr_has("cannot start a container that has stopped");
+    c.delete().ok();
+}
+
+fn delete_running_without_force_fails() {
+    let mut c = Ctr::new("delrunning");
+    c.args(&["/bin/sleep", "60"]);
+    c.run_with(&["--detach"]).ok();
+    c.delete().failed().stderr_has(&format!("cannot delete container {} that is not stopped: running", c.id));
+}
+
+fn kill_stopped_container_fails() {
+    let mut c = Ctr::new("killstopped");
+    c.args(&["/bin/true"]);
+    c.run_with(&["--keep"]).ok();
+    c.kill("KILL").failed().stderr_has("container not running");
+    c.delete().ok();
+}
+
+/// Every line of a JSON log is one {"level","msg","time"} object.
+#[track_caller]
+fn log_lines(path: &std::path::Path) -> Vec<Value> {
+    let text = read(path);
+    assert!(!text.is_empty(), "log {} is empty", path.display());
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l:?}"));
+            for k in ["level", "msg", "time"] {
+                assert!(v.get(k).map(Value::is_string).unwrap_or(false), "log line lacks a string {k:?}: {l}");
+            }
+            v
+        })
+        .collect()
+}
+
+fn log_json_one_object_per_line() {
+    let log = rig().misc_dir().join(format!("log-{}.json", rig().next()));
+    let l = log.to_string_lossy().into_owned();
+    let o = rig().rt().args(&["--log", &l, "--log-format", "json", "state", "no-such-ctr"]).output_in(&rig().misc_dir());
+    o.failed().stderr_has("container does not exist");
+    let lines = log_lines(&log);
+    let last = lines.last().unwrap();
+    assert_eq!(last["level"], json!("error"));
+    assert!(last["msg"].as_str().unwrap().contains("container does not exist"), "{last}");
+    // RFC 3339 time
+    let t = last["time"].as_str().unwrap();
+    assert!(t.len() >= 20 && &t[4..5] == "-" && &t[10..11] == "T", "time {t:?}");
+}
+
+fn log_format_equals_form() {
+    let log = rig().misc_dir().join(format!("log-{}.json", rig().next()));
+    let o = rig().rt().arg("--log").arg(&log).arg("--log-format=json").args(&["kill", "no-such-ctr", "KILL"]).output_in(&rig().misc_dir());
+    o.failed();
+    let lines = log_lines(&log);
+    assert!(lines.iter().any(|v| v["level"] == "error" && v["msg"].as_str().unwrap().contains("container does not exist")), "{lines:?}");
+}
+
+/// A failed create leaves its error in the JSON log (containerd shows the last error line),
+/// and the log is appended to, not truncated.
+fn log_json_gets_create_error() {
+    let mut c = Ctr::new("logcreate");
+    c.args(&["/bin/does-not-exist"]);
+    c.write_config();
+    let log = c.dir.join("log.json");
+    std::fs::write(&log, "{\"level\":\"info\",\"msg\":\"earlier line\",\"time\":\"2026-01-01T00:00:00Z\"}\n").unwrap();
+    let b = c.dir.to_string_lossy().into_owned();
+    let l = log.to_string_lossy().into_owned();
+    let o = c.cmd().args(&["--log", &l, "--log-format", "json", "create", "--bundle", &b, "--pid-file", &format!("{b}/init.pid"), &c.id]).output_in(&c.dir);
+    o.failed().stderr_has("/bin/does-not-exist");
+    let lines = log_lines(&log);
+    assert_eq!(lines[0]["msg"], json!("earlier line"), "the log was truncated");
+    let last_err = lines.iter().rev().find(|v| v["level"] == "error").unwrap_or_else(|| panic!("no error in the log: {lines:?}"));
+    assert!(last_err["msg"].as_str().unwrap().contains("/bin/does-not-exist"), "{last_err}");
+    assert!(!c.dir.join("init.pid").exists(), "pid file written by a failed create");
+    c.assert_clean();
+}
+
+/// Podman reads the whole log file as one JSON object: a failed create (without --debug) must
+/// leave exactly one line, the error.
+fn log_json_failed_create_is_one_line() {
+    let mut c = Ctr::new("logoneline");
+    c.args(&["/bin/does-not-exist"]);
+    c.write_config();
+    let log = c.dir.join("oci-log");
+    let b = c.dir.to_string_lossy().into_owned();
+    let l = log.to_string_lossy().into_owned();
+    c.cmd().arg("--log-format=json").args(&["--log", &l, "create", "--bundle", &b, &c.id]).output_in(&c.dir).failed();
+    let text = read(&log);
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("the log is not one JSON object ({e}): {text:?}"));
+    assert_eq!(v["level"], json!("error"), "{text}");
+    assert!(v["msg"].as_str().unwrap().contains("/bin/does-not-exist"), "{text}");
+    c.assert_clean();
+}
+
+fn log_text_format() {
+    let log = rig().misc_dir().join(format!("log-{}.txt", rig().next()));
+    let l = log.to_string_lossy().into_owned();
+    rig().rt_out(&["--log", &l, "--log-format", "text", "state", "no-such-ctr"]).failed().stderr_has("container does not exist");
+    let text = read(&log);
+    assert!(text.contains("container does not exist") && text.contains("error"), "text log: {text:?}");
+    assert!(serde_json::from_str::<Value>(text.lines().next().unwrap_or("")).is_err(), "text log is JSON: {text:?}");
+    let o = rig().rt_out(&["--log-format", "xml", "state", "no-such-ctr"]);
+    assert_ne!(o.code, 0, "an unknown --log-format must fail: {o}");
+}
+
+fn debug_flag_accepted() {
+    let mut c = Ctr::new("debug");
+    c.args(&["/bin/sleep", "60"]);
+    c.create().ok();
+    let o = c.rt(&["--debug", "state", &c.id]);
+    o.ok();
+    assert_eq!(o.json()["status"], json!("created"));
+}
+
+/// A missing --root is created (0700) by any command.
+fn root_dir_created_if_missing() {
+    let root = rig().misc_dir().join(format!("newroot-{}", rig().next())).join("sub");
+    let o = Cmd::new(&rig().runtime).arg("--root").arg(&root).arg("list").output_in(&rig().misc_dir());
+    o.ok();
+    use std::os::unix::fs::PermissionsExt;
+    let md = std::fs::metadata(&root).unwrap_or_else(|e| panic!("--root {} not created: {e}", root.display()));
+    assert!(md.is_dir());
+    assert_eq!(md.permissions().mode() & 0o777, 0o700);
+    std::fs::remove_dir_all(root.parent().unwrap()).unwrap();
+}
+
+/// Two containers (one created, one running) under a private root.
+fn two_containers() -> (Ctr, Ctr) {
+    let mut a = Ctr::new("lista");
+    a.private_root();
+    a.args(&["/bin/sleep", "60"]);
+    let mut b = Ctr::new("listb");
+    b.root = a.root.clone();
+    b.args(&["/bin/sleep", "60"]);
+    a.create().ok();
+    b.run_with(&["--detach"]).ok();
+    (a, b)
+}
+
+fn list_table() {
+    let (a, b) = two_containers();
+    let o = a.rt(&["list"]);
+    o.ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], "{o}");
+    assert_eq!(lines.len(), 3, "{o}");
+    for (c, status) in [(&a, "created"), (&b, "running")] {
+        let row: Vec<&str> = lines.iter().find(|l| l.split_whitespace().next() == Some(c.id.as_str())).unwrap_or_else(|| panic!("no row for {}: {o}", c.id)).split_whitespace().collect();
+        assert_eq!(row[1], c.pid().to_string());
+        assert_eq!(row[2], status);
+        assert_eq!(row[3], c.dir.to_string_lossy());
+        assert_eq!(row[4], c.state_json()["created"].as_str().unwrap());
+        assert_eq!(row[5], "root");
+    }
+    // columns line up: every field starts where the header's does
+    let col = |l: &str, i: usize| {
+        let mut pos = 0;
+        let mut n = 0;
+        let bytes = l.as_bytes();
+        while n < i {
+            while pos < bytes.len() && bytes[pos] != b' ' {
+                pos += 1;
+            }
+            while pos < bytes.len() && bytes[pos] == b' ' {
+                pos += 1;
+            }
+            n += 1;
+        }
+        pos
+    };
+    for i in 1..6 {
+        assert_eq!(col(lines[1], i), col(lines[0], i), "column {i} not aligned:\n{}", o.stdout);
+    }
+    b.delete_force().ok();
+}
+
+fn list_json() {
+    let (a, b) = two_containers();
+    let o = a.rt(&["list", "--format", "json"]);
+    o.ok();
+    let v = o.json();
+    let arr = v.as_array().unwrap_or_else(|| panic!("not an array: {o}"));
+    assert_eq!(arr.len(), 2);
+    for (c, status) in [(&a, "created"), (&b, "running")] {
+        let e = arr.iter().find(|e| e["id"] == json!(c.id)).unwrap_or_else(|| panic!("{} missing: {o}", c.id));
+        assert_eq!(e["status"], json!(status));
+        assert_eq!(e["pid"], json!(c.pid()));
+        assert_eq!(e["bundle"], json!(c.dir.to_string_lossy()));
+        assert_eq!(e["rootfs"], json!(c.rootfs().to_string_lossy()));
+        assert_eq!(e["owner"], json!("root"));
+        assert!(e["ociVersion"].as_str().unwrap().starts_with("1."));
+        assert!(e["created"].is_string());
+    }
+    let short = a.rt(&["list", "-f", "json"]);
+    assert_eq!(short.json(), v);
+}
+
+fn list_quiet() {
+    let (a, b) = two_containers();
+    let o = a.rt(&["list", "-q"]);
+    o.ok();
+    let mut ids: Vec<&str> = o.stdout.lines().collect();
+    ids.sort();
+    let mut want = vec![a.id.as_str(), b.id.as_str()];
+    want.sort();
+    assert_eq!(ids, want, "{o}");
+}
+
+/// No containers: the table header alone; `null` (runc) or `[]` as JSON; nothing with -q.
+fn list_empty() {
+    let mut c = Ctr::new("listempty");
+    c.private_root();
+    let o = c.rt(&["list"]);
+    o.ok();
+    assert_eq!(o.stdout.lines().count(), 1, "{o}");
+    assert_eq!(o.stdout.split_whitespace().collect::<Vec<_>>(), ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
+    let j = c.rt(&["list", "--format", "json"]);
+    j.ok();
+    assert!(j.stdout.trim() == "null" || j.stdout.trim() == "[]", "{j}");
+    let q = c.rt(&["list", "-q"]);
+    q.ok();
+    assert_eq!(q.stdout, "");
+    c.rt(&["list", "--format", "yaml"]).failed();
+}
+
+/// `--version`: `<name> version X`, then `commit: ...` and `spec: 1.x` lines (go-runc and
+/// moby parse these).
+fn version_lines() {
+    let o = Cmd::new(&rig().runtime).arg("--version").output_in(&rig().misc_dir());
+    o.ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    let first: Vec<&str> = lines[0].split(' ').collect();
+    assert!(first.len() == 3 && first[1] == "version" && !first[2].is_empty(), "first line: {:?}", lines[0]);
+    assert!(lines.iter().any(|l| l.starts_with("commit: ")), "{o}");
+    let spec = lines.iter().find_map(|l| l.strip_prefix("spec: ")).unwrap_or_else(|| panic!("no spec line: {o}"));
+    assert!(spec.starts_with("1."), "{o}");
+    assert!(o.stdout.ends_with('\n'));
+}
+
+fn spec_in(dir: &std::path::Path, extra: &[&str]) -> Value {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut args = vec!["spec"];
+    args.extend_from_slice(extra);
+    let d = dir.to_string_lossy().into_owned();
+    args.extend_from_slice(&["--bundle", &d]);
+    rig().rt_out(&args).ok();
+    serde_json::from_str(&read(dir.join("config.json"))).unwrap_or_else(|e| panic!("spec wrote bad JSON: {e}"))
+}
+
+/// What may differ from runc 1.1.5's `spec`: the runtime's own spec version and hostname, and
+/// the ambient capabilities, which runc dropped from its default in 1.2 (rt follows that).
+fn without_version(mut v: Value) -> Value {
+    assert!(v["hostname"].as_str().is_some_and(|h| !h.is_empty()), "hostname: {}", v["hostname"]);
+    let o = v.as_object_mut().unwrap();
+    o.remove("ociVersion");
+    o.remove("hostname");
+    if let Some(caps) = v["process"]["capabilities"].as_object_mut() {
+        caps.remove("ambient");
+    }
+    v
+}
+
+/// `spec` writes runc's default config.json (the ociVersion may be the runtime's own).
+fn spec_writes_runc_default() {
+    let dir = rig().misc_dir().join(format!("spec-{}", rig().next()));
+    let got = spec_in(&dir, &[]);
+    let want: Value = serde_json::from_str(include_str!("../rig/runc_spec_default.json")).unwrap();
+    assert!(got["ociVersion"].as_str().unwrap_or("").starts_with("1."), "{}", got["ociVersion"]);
+    assert_eq!(without_version(got), without_version(want));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn spec_rootless() {
+    let dir = rig().misc_dir().join(format!("spec-{}", rig().next()));
+    let got = spec_in(&dir, &["--rootless"]);
+    let want: Value = serde_json::from_str(include_str!("../rig/runc_spec_rootless.json")).unwrap();
+    assert_eq!(without_version(got), without_version(want));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn spec_refuses_to_overwrite() {
+    let dir = rig().misc_dir().join(format!("spec-{}", rig().next()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), "keep me").unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    rig().rt_out(&["spec", "--bundle", &d]).failed().stderr_has("exists");
+    assert_eq!(read(dir.join("config.json")), "keep me");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// --no-pivot (MS_MOVE + chroot instead of pivot_root): the container still runs in its rootfs.
+fn create_no_pivot() {
+    let mut c = Ctr::new("nopivot");
+    c.args(&["/bin/probe"]);
+    let created = c.create_with(&["--no-pivot"]);
+    created.ok();
+    c.start().ok();
+    c.wait_status("stopped", Duration::from_secs(10));
+    let out = created.stdout_now();
+    let p = crate::rig::cmd::parse_json(&out).unwrap_or_else(|| panic!("no probe output: {out:?}"));
+    assert_eq!(p["pid"], json!(1));
+    assert!(p["mounts"].as_array().unwrap().iter().any(|m| m["mount_point"] == "/proc"));
+    // the host's directories are not reachable
+    assert!(!p["mounts"].as_array().unwrap().iter().any(|m| m["mount_point"] == "/work"));
+}
+
+fn create_no_new_keyring() {
+    let mut c = Ctr::new("nokeyring");
+    c.args(&["/bin/true"]);
+    c.create_with(&["--no-new-keyring"]).ok();
+    c.start().ok();
+    c.wait_status("stopped", Duration::from_secs(10));
+}
+
+/// --preserve-fds N passes fds 3..3+N-1 of the caller into the container.
+fn preserve_fds() {
+    let mut c = Ctr::new("preserve");
+    c.probe_args(&["fds"]);
+    c.write_config();
+    let marker = c.dir.join("passed-in");
+    std::fs::write(&marker, "x").unwrap();
+    let b = c.dir.to_string_lossy().into_owned();
+    let wrap = |n: &str| -> crate::rig::Output {
+        c.cmd()
+            .wrapped(vec!["/bin/sh".into(), "-c".into(), format!("exec 3<'{}'; exec \"$@\"", marker.display()).into(), "sh".into()])
+            .args(&["run", "--preserve-fds", n, "--bundle", &b, &c.id])
+            .output_in(&c.dir)
+    };
+    let o = wrap("1");
+    o.ok();
+    let fds = o.json();
+    assert!(fds["3"].as_str().map(|t| t.ends_with("/passed-in")).unwrap_or(false), "fd 3 not passed: {fds}");
+    let o = wrap("0");
+    o.ok();
+    assert!(o.json().get("3").is_none(), "fd 3 passed without --preserve-fds: {}", o.json());
+}
+
+/// The process starts with fds 0, 1, 2 only (no runtime fds leak in).
+fn fds_not_leaked_into_container() {
+    let mut c = Ctr::new("fds");
+    let v = c.probe_sub(&["fds"]);
+    let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["0", "1", "2"], "{v}");
+}
+
+/// Flags may follow the container id (runc's CLI reorders them).
+fn flags_after_id() {
+    let mut c = Ctr::new("flagsafter");
+    c.args(&["/bin/sleep", "60"]);
+    c.run_with(&["--detach"]).ok();
+    c.rt(&["delete", &c.id, "--force"]).ok();
+    c.state().failed().stderr_has("container does not exist");
+}
+
+/// The short forms engines and people use: `run -d -b`, `create -b`, `delete -f`, `list -f -q`.
+fn short_flags() {
+    let mut c = Ctr::new("short");
+    c.args(&["/bin/sleep", "60"]);
+    c.write_config();
+    let b = c.dir.to_string_lossy().into_owned();
+    c.rt(&["run", "-d", "-b", &b, &c.id]).ok();
+    assert_eq!(c.status(), "running");
+    c.rt(&["delete", "-f", &c.id]).ok();
+    c.rt(&["create", "-b", &b, &c.id]).ok();
+    assert_eq!(c.status(), "created");
+    c.rt(&["kill", "-a", &c.id, "KILL"]).ok();
+    c.wait_status("stopped", Duration::from_secs(5));
+    c.delete().ok();
+}

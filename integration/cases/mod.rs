@@ -1,0 +1,39 @@
+//! The tests, one module per concern of the core issue (issue 2).
+
+pub mod bad_input;
+pub mod cgroups;
+pub mod cli;
+pub mod devices;
+pub mod lifecycle;
+pub mod mounts;
+pub mod namespaces;
+pub mod process;
+pub mod rt_only;
+
+use crate::rig::Case;
+
+pub fn all() -> Vec<Case> {
+    let mut v = Vec::new();
+    v.extend(lifecycle::cases());
+    v.extend(cli::cases());
+    v.extend(namespaces::cases());
+    v.extend(mounts::cases());
+    v.extend(devices::cases());
+    v.extend(process::cases());
+    v.extend(cgroups::cases());
+    v.extend(bad_input::cases());
+    v.extend(rt_only::cases());
+    if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
+        v.push(crate::case!(selftest_leak_a_container));
+    }
+    v
+}
+
+/// A check of the rig itself (only with RT_TEST_SELFTEST_LEAK=1): leak a running container on
+/// purpose; the end-of-run check must then report it and fail the run.
+fn selftest_leak_a_container() {
+    let mut c = crate::rig::Ctr::new("leak");
+    c.args(&["/bin/sleep", "60"]);
+    c.run_with(&["--detach"]).ok();
+    std::mem::forget(c);
+}

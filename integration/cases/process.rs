@@ -1,0 +1,271 @@
+//! Process setup: hostname, domainname, sysctl, rlimits, oomScoreAdj, user (uid, gid,
+//! additionalGids, umask, HOME from the container's /etc/passwd), cwd, env, argv,
+//! noNewPrivileges, the five capability sets, personality.
+
+use crate::case;
+use crate::rig::{read, Case, Ctr};
+use serde_json::json;
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(hostname),
+        case!(domainname).runc_lacks("runc 1.1.5 ignores domainname (added in 1.2)"),
+        case!(sysctls),
+        case!(rlimits_applied),
+        case!(rlimits_unset_are_inherited),
+        case!(rlimit_above_host_hard_limit_fails),
+        case!(rlimit_error_names_the_limit).rt_only("runc says `error setting rlimit type 7`; rt names RLIMIT_NOFILE"),
+        case!(oom_score_adj),
+        case!(user_uid_gid),
+        case!(additional_gids),
+        case!(home_from_container_passwd),
+        case!(home_kept_when_set),
+        case!(umask_default_and_set),
+        case!(cwd),
+        case!(cwd_created_if_missing),
+        case!(env_exact),
+        case!(argv_exact),
+        case!(no_new_privileges),
+        case!(capabilities_root),
+        case!(capabilities_five_sets_non_root),
+        case!(capabilities_empty),
+        case!(personality_linux32).runc_lacks("runc 1.1.5 ignores linux.personality (added in 1.2)"),
+    ]
+}
+
+fn hostname() {
+    let mut c = Ctr::new("hostname");
+    c.set("/hostname", json!("my-host.example"));
+    assert_eq!(c.probe().str("hostname"), "my-host.example");
+}
+
+fn domainname() {
+    let mut c = Ctr::new("domainname");
+    c.set("/domainname", json!("example.org"));
+    let p = c.probe();
+    assert_eq!(p.str("domainname"), "example.org");
+    assert_eq!(p.str("hostname"), "rt-test");
+}
+
+fn sysctls() {
+    let host_msgmax = read("/proc/sys/kernel/msgmax");
+    let mut c = Ctr::new("sysctl");
+    c.set("/linux/sysctl", json!({ "net.ipv4.ip_forward": "1", "net.core.somaxconn": "1234", "kernel.msgmax": "4096" }));
+    let v = c.probe_sub(&["sysctl", "net.ipv4.ip_forward", "net.core.somaxconn", "kernel.msgmax"]);
+    assert_eq!(v, json!({ "net.ipv4.ip_forward": "1", "net.core.somaxconn": "1234", "kernel.msgmax": "4096" }));
+    // the host's values are untouched
+    assert_eq!(read("/proc/sys/kernel/msgmax"), host_msgmax);
+}
+
+fn rlimits_applied() {
+    let mut c = Ctr::new("rlimits");
+    c.set(
+        "/process/rlimits",
+        json!([
+            { "type": "RLIMIT_NOFILE", "soft": 1234, "hard": 2345 },
+            { "type": "RLIMIT_CORE", "soft": 1000, "hard": 2000 },
+            { "type": "RLIMIT_NPROC", "soft": 300, "hard": 400 },
+            { "type": "RLIMIT_MSGQUEUE", "soft": 8192, "hard": 16384 }
+        ]),
+    );
+    let p = c.probe();
+    assert_eq!(p.rlimit("RLIMIT_NOFILE"), (1234, 2345));
+    assert_eq!(p.rlimit("RLIMIT_CORE"), (1000, 2000));
+    assert_eq!(p.rlimit("RLIMIT_NPROC"), (300, 400));
+    assert_eq!(p.rlimit("RLIMIT_MSGQUEUE"), (8192, 16384));
+}
+
+/// Limits the config does not name are the runtime's own (inherited).
+fn rlimits_unset_are_inherited() {
+    let mut c = Ctr::new("rlimitsinh");
+    c.set("/process/rlimits", json!([]));
+    let p = c.probe();
+    let mut ours = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into a valid struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut ours) };
+    assert_eq!(p.rlimit("RLIMIT_NOFILE"), (ours.rlim_cur, ours.rlim_max));
+}
+
+fn too_high_nofile(c: &mut Ctr) {
+    // the host's hard limit here is 20000 and root lacks CAP_SYS_RESOURCE
+    let mut ours = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into a valid struct.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut ours) };
+    let too_high = ours.rlim_max.saturating_add(10000);
+    c.set("/process/rlimits", json!([{ "type": "RLIMIT_NOFILE", "soft": too_high, "hard": too_high }]));
+}
+
+/// A limit above what the host allows fails the create clearly, leaving nothing behind.
+fn rlimit_above_host_hard_limit_fails() {
+    let mut c = Ctr::new("rlimithigh");
+    too_high_nofile(&mut c);
+    let o = c.create();
+    o.failed();
+    assert!(o.stderr.to_lowercase().contains("rlimit"), "the error does not mention the rlimit: {o}");
+    c.assert_clean();
+}
+
+fn rlimit_error_names_the_limit() {
+    let mut c = Ctr::new("rlimitname");
+    too_high_nofile(&mut c);
+    let o = c.create();
+    o.failed().stderr_has("RLIMIT_NOFILE");
+    assert_eq!(o.stderr_lines().len(), 1, "one line expected: {o}");
+    c.assert_clean();
+}
+
+fn oom_score_adj() {
+    let mut c = Ctr::new("oom");
+    c.set("/process/oomScoreAdj", json!(500));
+    assert_eq!(c.probe().get("oom_score_adj"), &json!(500));
+    let mut d = Ctr::new("oominherit");
+    let ours: i64 = read("/proc/self/oom_score_adj").trim().parse().unwrap();
+    assert_eq!(d.probe().get("oom_score_adj"), &json!(ours));
+}
+
+fn user_uid_gid() {
+    let mut c = Ctr::new("user");
+    c.set("/process/user", json!({ "uid": 1000, "gid": 1001 }));
+    let p = c.probe();
+    for w in ["real", "effective", "saved", "fs"] {
+        assert_eq!(p.uid(w), 1000, "uid {w}: {}", p.get("uid"));
+        assert_eq!(p.gid(w), 1001, "gid {w}: {}", p.get("gid"));
+    }
+    assert_eq!(p.groups(), Vec::<u64>::new(), "no additionalGids, no supplementary groups");
+}
+
+fn additional_gids() {
+    let mut c = Ctr::new("addgids");
+    c.set("/process/user", json!({ "uid": 1000, "gid": 1000, "additionalGids": [29, 100, 4242] }));
+    let mut g = c.probe().groups();
+    g.sort();
+    assert_eq!(g, [29, 100, 4242]);
+}
+
+/// HOME comes from the container's /etc/passwd (uid 1000 is `user`, home /home/user; the host's
+/// uid 1000 has another home), and is "/" for a uid without an entry.
+fn home_from_container_passwd() {
+    let mut c = Ctr::new("home");
+    c.set("/process/user", json!({ "uid": 1000, "gid": 1000 }));
+    assert_eq!(c.probe().env_var("HOME").as_deref(), Some("/home/user"));
+    let mut r = Ctr::new("homeroot");
+    assert_eq!(r.probe().env_var("HOME").as_deref(), Some("/root"));
+    let mut n = Ctr::new("homenone");
+    n.set("/process/user", json!({ "uid": 4242, "gid": 4242 }));
+    assert_eq!(n.probe().env_var("HOME").as_deref(), Some("/"));
+}
+
+fn home_kept_when_set() {
+    let mut c = Ctr::new("homeset");
+    c.set("/process/user", json!({ "uid": 1000, "gid": 1000 }));
+    c.env("HOME=/custom");
+    assert_eq!(c.probe().env_var("HOME").as_deref(), Some("/custom"));
+}
+
+fn umask_default_and_set() {
+    let mut c = Ctr::new("umaskdef");
+    assert_eq!(c.probe().str("umask"), "0022");
+    let mut d = Ctr::new("umask");
+    d.set("/process/user/umask", json!(0o077));
+    assert_eq!(d.probe().str("umask"), "0077");
+}
+
+fn cwd() {
+    let mut c = Ctr::new("cwd");
+    c.set("/process/cwd", json!("/home/user"));
+    assert_eq!(c.probe().str("cwd"), "/home/user");
+}
+
+fn cwd_created_if_missing() {
+    let mut c = Ctr::new("cwdmk");
+    c.set("/process/cwd", json!("/new/work/dir"));
+    assert_eq!(c.probe().str("cwd"), "/new/work/dir");
+    assert!(c.host_path("/new/work/dir").is_dir());
+}
+
+/// The environment is the config's, in order, plus HOME appended when missing.
+fn env_exact() {
+    let mut c = Ctr::new("env");
+    c.set("/process/env", json!(["PATH=/bin:/usr/bin", "FOO=bar baz", "EMPTY=", "DUP=1", "X=a=b"]));
+    let p = c.probe();
+    assert_eq!(p.env(), ["PATH=/bin:/usr/bin", "FOO=bar baz", "EMPTY=", "DUP=1", "X=a=b", "HOME=/root"]);
+}
+
+fn argv_exact() {
+    let mut c = Ctr::new("argv");
+    c.args(&["/bin/probe", "info", "with space", "", "ünïcode", "--flag=x"]);
+    let o = c.run();
+    o.ok();
+    assert_eq!(o.json()["argv"], json!(["/bin/probe", "info", "with space", "", "ünïcode", "--flag=x"]));
+}
+
+fn no_new_privileges() {
+    let mut c = Ctr::new("nnp");
+    c.set("/process/noNewPrivileges", json!(true));
+    assert_eq!(c.probe().get("no_new_privs"), &json!(true));
+    let mut d = Ctr::new("nonnp");
+    d.set("/process/noNewPrivileges", json!(false));
+    assert_eq!(d.probe().get("no_new_privs"), &json!(false));
+}
+
+fn five_sets(c: &mut Ctr) {
+    c.set(
+        "/process/capabilities",
+        json!({
+            "bounding": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "inheritable": ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"],
+            "effective": ["CAP_CHOWN", "CAP_KILL"],
+            "ambient": ["CAP_NET_BIND_SERVICE"]
+        }),
+    );
+}
+
+/// As root with noNewPrivileges (the default config), execve keeps the permitted set the
+/// runtime gave (no gain under NNP) and makes it effective.
+fn capabilities_root() {
+    let mut c = Ctr::new("capsroot");
+    five_sets(&mut c);
+    let p = c.probe();
+    assert_eq!(p.caps("bounding"), ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"]);
+    assert_eq!(p.caps("permitted"), ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    assert_eq!(p.caps("effective"), ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    assert_eq!(p.caps("inheritable"), ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+    assert_eq!(p.caps("ambient"), ["CAP_NET_BIND_SERVICE"]);
+}
+
+/// As uid 1000, after execve: bounding and inheritable as configured, and the ambient set is
+/// what remains permitted and effective.
+fn capabilities_five_sets_non_root() {
+    let mut c = Ctr::new("capsuser");
+    five_sets(&mut c);
+    c.set("/process/user", json!({ "uid": 1000, "gid": 1000 }));
+    let p = c.probe();
+    assert_eq!(p.caps("bounding"), ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"]);
+    assert_eq!(p.caps("inheritable"), ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+    assert_eq!(p.caps("ambient"), ["CAP_NET_BIND_SERVICE"]);
+    assert_eq!(p.caps("permitted"), ["CAP_NET_BIND_SERVICE"]);
+    assert_eq!(p.caps("effective"), ["CAP_NET_BIND_SERVICE"]);
+}
+
+fn capabilities_empty() {
+    let mut c = Ctr::new("capsnone");
+    c.caps(&[]);
+    let p = c.probe();
+    for set in ["bounding", "permitted", "effective", "inheritable", "ambient"] {
+        assert_eq!(p.caps(set), Vec::<String>::new(), "{set}");
+    }
+    // and the privilege is really gone: chown fails without CAP_CHOWN
+    let mut d = Ctr::new("capsnone2");
+    d.caps(&[]);
+    d.sh("chown 1000 /tmp 2>&1; echo rc=$?");
+    let o = d.run();
+    assert!(o.stdout.contains("rc=1"), "chown worked without CAP_CHOWN: {o}");
+}
+
+fn personality_linux32() {
+    let mut c = Ctr::new("persona");
+    c.set("/linux/personality", json!({ "domain": "LINUX32" }));
+    let p = c.probe();
+    assert_eq!(p.get("personality").as_i64().unwrap() & 0xff, 0x0008, "PER_LINUX32: {}", p.get("personality"));
+}
