@@ -1,0 +1,174 @@
+//! OOM notifications for `rt events`: a descriptor to poll, and a count of the OOM kills seen
+//! since the last look.
+//!
+//! - v1: an eventfd registered through `cgroup.event_control` on `memory.oom_control`; the kernel
+//!   signals it on every OOM in the cgroup (and once when the cgroup goes away).
+//! - v2: inotify on `memory.events`, whose `oom_kill` counter is compared with the last value.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::stats::parse_kv;
+use super::{fs, Cgroup, CgroupError, Errno};
+
+pub struct OomWatcher {
+    kind: Kind,
+}
+
+enum Kind {
+    V1 {
+        eventfd: OwnedFd,
+        /// Kept open: the registration lives as long as this fd.
+        _oom_control: OwnedFd,
+        dir: PathBuf,
+    },
+    V2 {
+        inotify: OwnedFd,
+        events: PathBuf,
+        last: u64,
+    },
+}
+
+fn os_err(op: &'static str, path: &Path) -> CgroupError {
+    let e = std::io::Error::last_os_error();
+    CgroupError::Fs {
+        op,
+        path: path.to_owned(),
+        errno: Errno::from_io(&e),
+        hint: String::new(),
+    }
+}
+
+/// `oom_kill N` of a v2 memory.events text.
+pub fn oom_kills(memory_events: &str) -> u64 {
+    parse_kv(memory_events)
+        .get("oom_kill")
+        .copied()
+        .unwrap_or(0)
+}
+
+impl OomWatcher {
+    pub fn new(cg: &Cgroup) -> Result<OomWatcher, CgroupError> {
+        if let Some(d) = cg.v1_dir("memory") {
+            let dir = d.path.clone();
+            let oc_path = dir.join("memory.oom_control");
+            let oc = std::fs::File::open(&oc_path).map_err(|e| CgroupError::Fs {
+                op: "opening",
+                path: oc_path.clone(),
+                errno: Errno::from_io(&e),
+                hint: String::new(),
+            })?;
+            // SAFETY: eventfd(2) with constant flags; the result is checked before use.
+            let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            if efd < 0 {
+                return Err(os_err("creating an eventfd for", &oc_path));
+            }
+            // SAFETY: a new fd owned by nothing else.
+            let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
+            let ctl = dir.join("cgroup.event_control");
+            fs::write(&ctl, &format!("{} {}", eventfd.as_raw_fd(), oc.as_raw_fd())).map_err(
+                |e| CgroupError::Fs {
+                    op: "registering for OOM events in",
+                    path: ctl,
+                    errno: e,
+                    hint: String::new(),
+                },
+            )?;
+            return Ok(OomWatcher {
+                kind: Kind::V1 {
+                    eventfd,
+                    _oom_control: oc.into(),
+                    dir,
+                },
+            });
+        }
+        let Some(d) = cg.v2_dir() else {
+            return Err(CgroupError::Other(
+                "this cgroup has no memory controller to watch for OOM kills".into(),
+            ));
+        };
+        let events = d.path.join("memory.events");
+        // SAFETY: inotify_init1(2) with constant flags; the result is checked before use.
+        let ifd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        if ifd < 0 {
+            return Err(os_err("creating an inotify instance for", &events));
+        }
+        // SAFETY: a new fd owned by nothing else.
+        let inotify = unsafe { OwnedFd::from_raw_fd(ifd) };
+        let c = CString::new(events.as_os_str().as_bytes())
+            .map_err(|_| CgroupError::Other("NUL in a cgroup path".into()))?;
+        // SAFETY: a valid inotify fd and a NUL-terminated path that outlives the call.
+        if unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) } < 0
+        {
+            return Err(os_err("watching", &events));
+        }
+        let last = fs::read(&events).map(|t| oom_kills(&t)).unwrap_or(0);
+        Ok(OomWatcher {
+            kind: Kind::V2 {
+                inotify,
+                events,
+                last,
+            },
+        })
+    }
+
+    /// Readable (POLLIN) when there may be news; then call [`OomWatcher::take`].
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        match &self.kind {
+            Kind::V1 { eventfd, .. } => eventfd.as_fd(),
+            Kind::V2 { inotify, .. } => inotify.as_fd(),
+        }
+    }
+
+    /// OOM kills since the last call (never blocks).
+    pub fn take(&mut self) -> Result<u64, CgroupError> {
+        match &mut self.kind {
+            Kind::V1 { eventfd, dir, .. } => {
+                let mut n = 0u64;
+                // SAFETY: reads 8 bytes into a u64 that lives across the call.
+                let r = unsafe { libc::read(eventfd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
+                if r != 8 {
+                    return Ok(0);
+                }
+                // The eventfd also fires when the cgroup is removed: that is not an OOM.
+                Ok(if dir.join("cgroup.event_control").exists() {
+                    n
+                } else {
+                    0
+                })
+            }
+            Kind::V2 {
+                inotify,
+                events,
+                last,
+            } => {
+                let mut buf = [0u8; 4096];
+                // SAFETY: drains pending inotify events into a local buffer; the content is not
+                // needed, only the wake-up.
+                while unsafe { libc::read(inotify.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
+                    > 0
+                {}
+                let now = fs::read(events).map(|t| oom_kills(&t)).unwrap_or(*last);
+                let new = now.saturating_sub(*last);
+                *last = now;
+                Ok(new)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_events_oom_kill() {
+        assert_eq!(
+            oom_kills("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n"),
+            2
+        );
+        assert_eq!(oom_kills(""), 0);
+    }
+}

@@ -1,0 +1,224 @@
+//! Making and removing a container's cgroup directories, and putting processes in them.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{fs, Cgroup, CgroupDir, CgroupError, Errno};
+
+fn fs_err(op: &'static str, path: &Path, errno: Errno, hint: &str) -> CgroupError {
+    CgroupError::Fs {
+        op,
+        path: path.to_owned(),
+        errno,
+        hint: hint.to_owned(),
+    }
+}
+
+/// mkdir -p in every hierarchy, then per hierarchy what a new cgroup needs before a process can
+/// join it. Everything this call made is removed again if a later step fails.
+pub fn create(cg: &Cgroup) -> Result<(), CgroupError> {
+    let mut made: Vec<PathBuf> = Vec::new();
+    let result = (|| {
+        for d in &cg.dirs {
+            let (existing, new) = mkdir_p(d, &mut made)?;
+            if new.is_empty() {
+                continue;
+            }
+            if !d.v2 && d.controllers.iter().any(|c| c == "cpuset") {
+                init_cpuset(d, &existing, &new)?;
+            }
+            // Pure v2: enable every controller the parent has, as runc and crun do, so that
+            // stats and a later `update` of any resource work. On a hybrid host the v2 side only
+            // tracks membership; a controller it carries is enabled when a write needs it.
+            if d.v2 && cg.is_pure_v2() {
+                enable_all(&existing, &new[..new.len() - 1]);
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for p in made.iter().rev() {
+            let _ = fs::rmdir(p);
+        }
+    }
+    result
+}
+
+/// Creates `d.path` and any missing parents below the mountpoint. Returns the deepest directory
+/// that existed before, and the ones made (top-down). The common case is one mkdir.
+fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathBuf>), CgroupError> {
+    let parent = |p: &Path| p.parent().map(Path::to_path_buf).unwrap_or_default();
+    if d.path == d.mount || !d.path.starts_with(&d.mount) {
+        return Err(CgroupError::Other(format!(
+            "internal error: {} is not below {}",
+            d.path.display(),
+            d.mount.display()
+        )));
+    }
+    match fs::mkdir(&d.path) {
+        Ok(true) => {
+            made.push(d.path.clone());
+            return Ok((parent(&d.path), vec![d.path.clone()]));
+        }
+        Ok(false) => return Ok((parent(&d.path), vec![])),
+        Err(Errno(libc::ENOENT)) => {}
+        Err(e) => return Err(fs_err("creating", &d.path, e, "")),
+    }
+    // Some parents are missing: walk down from the mountpoint.
+    let rel = d.path.strip_prefix(&d.mount).unwrap_or(Path::new(""));
+    let mut cur = d.mount.clone();
+    let mut existing = d.mount.clone();
+    let mut new = Vec::new();
+    for c in rel.components() {
+        cur.push(c);
+        match fs::mkdir(&cur) {
+            Ok(true) => {
+                made.push(cur.clone());
+                new.push(cur.clone());
+            }
+            Ok(false) => existing = cur.clone(),
+            Err(e) => return Err(fs_err("creating", &cur, e, "")),
+        }
+    }
+    Ok((existing, new))
+}
+
+/// v1 cpuset: a new cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, and no process can
+/// join it until they are set. Copy them down from the nearest ancestor that has them.
+fn init_cpuset(d: &CgroupDir, existing: &Path, new: &[PathBuf]) -> Result<(), CgroupError> {
+    let mut from = existing.to_owned();
+    let (cpus, mems) = loop {
+        let read = |f: &str| {
+            fs::read(&from.join(f))
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| fs_err("reading", &from.join(f), e, ""))
+        };
+        let (c, m) = (read("cpuset.cpus")?, read("cpuset.mems")?);
+        if (!c.is_empty() && !m.is_empty()) || from == d.mount {
+            break (c, m);
+        }
+        from = from
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| d.mount.clone());
+    };
+    for dir in new {
+        for (file, v) in [("cpuset.cpus", &cpus), ("cpuset.mems", &mems)] {
+            let p = dir.join(file);
+            fs::write(&p, v).map_err(|e| fs_err("initialising", &p, e, ""))?;
+        }
+    }
+    Ok(())
+}
+
+/// Enables what `existing` has in `cgroup.controllers` in its `cgroup.subtree_control` and in
+/// the new intermediate directories' (never in the container's own, which will hold processes).
+/// Best effort: a controller that cannot be enabled (the parent holds processes, +cpu next to
+/// realtime tasks) is reported by the write that needs it, with the reason.
+fn enable_all(existing: &Path, intermediates: &[PathBuf]) {
+    let Ok(list) = fs::read(&existing.join("cgroup.controllers")) else {
+        return;
+    };
+    let ctrls: Vec<String> = list.split_whitespace().map(|c| format!("+{c}")).collect();
+    if ctrls.is_empty() {
+        return;
+    }
+    let all = ctrls.join(" ");
+    for dir in std::iter::once(existing).chain(intermediates.iter().map(PathBuf::as_path)) {
+        let file = dir.join("cgroup.subtree_control");
+        if fs::write(&file, &all).is_err() {
+            for c in &ctrls {
+                let _ = fs::write(&file, c);
+            }
+        }
+    }
+}
+
+pub fn clone_into_fd(cg: &Cgroup) -> Result<Option<OwnedFd>, CgroupError> {
+    let Some(d) = cg.v2_dir() else {
+        return Ok(None);
+    };
+    let f = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(&d.path)
+        .map_err(|e| fs_err("opening", &d.path, Errno::from_io(&e), ""))?;
+    Ok(Some(f.into()))
+}
+
+pub fn add_pid(cg: &Cgroup, pid: i32, placed_by_clone: bool) -> Result<(), CgroupError> {
+    let value = pid.to_string();
+    for d in &cg.dirs {
+        if d.v2 && placed_by_clone {
+            continue;
+        }
+        let p = d.path.join("cgroup.procs");
+        fs::write(&p, &value).map_err(|e| {
+            let hint = match (e.0, d.v2) {
+                (libc::ENOSPC, false) => " (the cpuset has no cpus or mems)",
+                (libc::EBUSY, true) => " (cgroup v2 puts processes only in cgroups without controllers enabled for children)",
+                _ => "",
+            };
+            CgroupError::AddPid { pid, path: p.clone(), errno: e, hint: hint.to_owned() }
+        })?;
+    }
+    Ok(())
+}
+
+/// Waits between rmdir attempts while exiting processes still hold the cgroup: 1, 2, 4 … 512 ms,
+/// about a second in all.
+const RMDIR_ATTEMPTS: u32 = 11;
+
+pub fn destroy(cg: &Cgroup) -> Result<(), CgroupError> {
+    let mut first = None;
+    for d in &cg.dirs {
+        if let Err(e) = remove_tree(&d.path) {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// rmdir `dir`, after the cgroups the container may have made below it.
+fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+    for attempt in 0..RMDIR_ATTEMPTS {
+        match fs::rmdir(dir) {
+            Ok(()) | Err(Errno(libc::ENOENT)) => return Ok(()),
+            Err(Errno(libc::EBUSY)) => {
+                if remove_children(dir)? {
+                    continue;
+                }
+                if attempt + 1 < RMDIR_ATTEMPTS {
+                    std::thread::sleep(Duration::from_millis(1 << attempt));
+                }
+            }
+            Err(e) => return Err(fs_err("removing", dir, e, "")),
+        }
+    }
+    let pids = fs::read(&dir.join("cgroup.procs"))
+        .map(|t| fs::parse_pids(&t))
+        .unwrap_or_default();
+    let hint = if pids.is_empty() {
+        String::new()
+    } else {
+        format!(" (processes still inside: {pids:?})")
+    };
+    Err(fs_err("removing", dir, Errno(libc::EBUSY), &hint))
+}
+
+/// Removes the sub-cgroups of `dir`; whether there were any.
+fn remove_children(dir: &Path) -> Result<bool, CgroupError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(false);
+    };
+    let mut any = false;
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&e.path())?;
+            any = true;
+        }
+    }
+    Ok(any)
+}
