@@ -2,7 +2,7 @@
 //! that main.rs calls; the clone and the handshake with the init are in [`launch`].
 
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -389,10 +389,10 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
     if ns.has(LinuxNamespaceType::User) {
         return Err(Error::spec("linux.namespaces", "user namespaces are not supported yet"));
     }
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.creates(LinuxNamespaceType::Uts) {
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.has(LinuxNamespaceType::Uts) {
         return Err(Error::spec("hostname", "unable to set hostname without a private UTS namespace"));
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.creates(LinuxNamespaceType::Uts) {
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.has(LinuxNamespaceType::Uts) {
         return Err(Error::spec("domainname", "unable to set domainname without a private UTS namespace"));
     }
     let layout = Layout::detect()?;
@@ -416,13 +416,19 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     let dir = ContainerDir::create(&g.root, id)?;
     let mut guard = CreateGuard { dir: None, cgroup: None, init: None, intermediate: None };
     guard.dir = Some(dir);
-    let dir_fd = guard.dir.as_ref().map(|d| d.fd.try_clone()).transpose().ctx("dup state dir fd")?;
-
-    if mode == Mode::Create {
-        if let Some(d) = &guard.dir {
+    let (lock_fd, fifo_dir) = {
+        let d = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
+        // A separate open of the directory for the init: the locked one must not outlive rt.
+        let fifo_dir = if mode == Mode::Create {
             sys::mkfifoat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("create exec.fifo")?;
-        }
-    }
+            // 0622 whatever the umask: an init running as another user opens it for writing.
+            sys::fchmodat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("chmod exec.fifo")?;
+            Some(sys::open(&d.path, libc::O_PATH | libc::O_DIRECTORY, 0).ctx("open state directory")?)
+        } else {
+            None
+        };
+        (d.fd.as_raw_fd(), fifo_dir)
+    };
 
     p.cgroup.create()?;
     guard.cgroup = Some(&p.cgroup);
@@ -463,9 +469,10 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         channel: &child_end,
         wait_placed: needs_placement,
         unshare_cgroupns,
-        start_by: if mode == Mode::Create { StartBy::Fifo(dir_fd.as_ref().map(|f| f.as_fd())) } else { StartBy::Channel },
+        start_by: if mode == Mode::Create { StartBy::Fifo(fifo_dir.as_ref().map(|f| f.as_fd())) } else { StartBy::Channel },
         sigmask: signals.as_ref().map(|(_, old)| *old),
         joined_in_intermediate: p.ns.needs_intermediate(),
+        close_in_child: [Some(lock_fd), Some(parent_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd())].into_iter().flatten().collect(),
     };
 
     let init_pid = if p.ns.needs_intermediate() {

@@ -22,7 +22,7 @@ pub enum Error {
     /// The lifecycle errors, in runc's words: engines match on them.
     #[error("container does not exist")]
     NotExist,
-    #[error("container with id exists: {0}")]
+    #[error("container with given ID already exists: {0}")]
     Exists(String),
     #[error("container not running")]
     NotRunning,

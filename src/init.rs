@@ -7,13 +7,13 @@
 //! oom_score_adj → rootfs → rlimits, personality, user, capabilities, no_new_privs, cwd →
 //! executable lookup → ready → wait for start → execve.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::channel::{self, Channel, Msg};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Prefix, Result};
 use crate::namespaces::NamespacePlan;
 use crate::process::{self, ProcessPlan};
 use crate::rootfs::{self, RootfsPlan};
@@ -45,12 +45,16 @@ pub struct InitPlan<'a> {
     pub sigmask: Option<libc::sigset_t>,
     /// The joins were done by an intermediate process already.
     pub joined_in_intermediate: bool,
+    /// rt's own fds the clone copied: the state directory's lock (held while it is open
+    /// anywhere) and rt's end of the channel (the init would never see rt go away).
+    pub close_in_child: Vec<RawFd>,
 }
 
 /// The process between rt and the init, for joins that only affect children (pid, time) and
 /// for user namespaces: it enters the namespaces, clones the init as rt's child, reports its
 /// pid and exits.
 pub fn intermediate(p: &InitPlan, clone_flags: u64) -> ! {
+    close_parent_fds(p);
     let result = (|| -> Result<()> {
         let all = [
             LinuxNamespaceType::User,
@@ -77,6 +81,7 @@ pub fn intermediate(p: &InitPlan, clone_flags: u64) -> ! {
 
 /// The init's whole life. Never returns.
 pub fn run(p: &InitPlan) -> ! {
+    close_parent_fds(p);
     let (exe, env) = match setup(p) {
         Ok(r) => r,
         Err(e) => {
@@ -96,6 +101,13 @@ pub fn run(p: &InitPlan) -> ! {
     eprintln!("{e}");
     let _ = p.channel.send(&channel::report(&e));
     sys::exit_now(255)
+}
+
+fn close_parent_fds(p: &InitPlan) {
+    for &fd in &p.close_in_child {
+        // SAFETY: these fds belong to rt's half of the fork; in this copy nothing uses them.
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// Everything up to the point of no return; gives the executable and the final environment.
@@ -144,7 +156,7 @@ fn setup(p: &InitPlan) -> Result<(PathBuf, Vec<String>)> {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
     }
     process::enter_cwd(&proc_.cwd)?;
-    let exe = process::lookup(&proc_.args[0], &env)?;
+    let exe = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
     sys::umask(proc_.umask);
     Ok((exe, env))
 }

@@ -197,7 +197,8 @@ fn create_options(arg: String, a: CreateArgs) -> Result<(String, CreateOptions),
     let (id, bundle) = match a.bundle {
         Some(b) => (arg, b),
         None if looks_like_bundle(&arg) => {
-            let abs = std::path::absolute(&arg).map_err(|e| Error::msg(format!("bundle {arg}: {e}")))?;
+            // absolute, and without the trailing slash the user typed
+            let abs: PathBuf = std::path::absolute(&arg).map_err(|e| Error::msg(format!("bundle {arg}: {e}")))?.components().collect();
             let name = abs.components().next_back().map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
             (name, abs)
         }

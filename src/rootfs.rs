@@ -114,6 +114,10 @@ pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
     } else {
         pivot(&plan.rootfs)?;
     }
+    if plan.root_propagation & libc::MS_SHARED != 0 {
+        // pivot_root cannot take a shared new root: the root becomes shared only now.
+        sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: make / shared")?;
+    }
     if plan.readonly {
         let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("root.readonly: open /")?;
         let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };

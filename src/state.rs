@@ -105,7 +105,7 @@ pub fn validate_id(id: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::msg(format!("invalid container id {id:?}: only [A-Za-z0-9_+.-] are allowed")))
+        Err(Error::msg(format!("invalid container ID format: {id:?} (allowed: [A-Za-z0-9_+.-], not . or ..)")))
     }
 }
 
@@ -187,7 +187,9 @@ pub fn ensure_root(root: &Path) -> Result<()> {
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(root).with_ctx(|| format!("create {}", root.display()))?;
+            if let Some(parent) = root.parent() {
+                std::fs::create_dir_all(parent).with_ctx(|| format!("create {}", parent.display()))?;
+            }
             ensure_root(root)
         }
         Err(e) => Err(e).with_ctx(|| format!("create {}", root.display())),

@@ -81,7 +81,10 @@ pub enum Forked {
 /// rt is single-threaded, so the child is a complete copy and may allocate and run any code;
 /// it must leave through `_exit` or `execve`, never by returning into the caller's caller.
 pub fn clone3(flags: u64, cgroup: Option<BorrowedFd>) -> io::Result<Forked> {
-    let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    // With CLONE_PARENT the child reports to rt as the caller does, and clone3 wants no exit
+    // signal of its own.
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 };
+    let mut args = CloneArgs { flags, exit_signal, ..Default::default() };
     if let Some(fd) = cgroup {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = fd.as_raw_fd() as u64;
@@ -349,6 +352,13 @@ pub fn fchownat(dir: BorrowedFd, name: &Path, uid: u32, gid: u32) -> io::Result<
 pub fn fchmod(fd: BorrowedFd, mode: libc::mode_t) -> io::Result<()> {
     // SAFETY: plain syscall.
     check_int(unsafe { libc::fchmod(fd.as_raw_fd(), mode) })?;
+    Ok(())
+}
+
+pub fn fchmodat(dir: BorrowedFd, name: &Path, mode: libc::mode_t) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode, 0) })?;
     Ok(())
 }
 

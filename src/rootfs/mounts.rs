@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Mount;
 
 use super::paths::{self, Kind};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Prefix, Result};
 use crate::sys::{self, MountAttr};
 
 /// What a mount's `options` ask for.
@@ -189,20 +189,25 @@ pub struct MountContext<'a> {
 pub fn mount_one(ctx: &MountContext, index: usize, m: &Mount, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
     let dest = m.destination();
     let field = || format!("mounts[{index}] ({})", dest.display());
+    // A sub-field error reads `mounts[3].source: ...`; anything else `mounts[3] (/dest): ...`.
+    let in_mount = |e: Error| match e {
+        Error::Spec { field: f, message } => Error::spec(format!("mounts[{index}].{f}"), message),
+        other => Err::<(), _>(other).prefix(field).unwrap_err(),
+    };
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
     if opts.idmap {
         return Err(Error::spec(field(), "idmap mounts need a user namespace, which rt does not set up yet"));
     }
     if typ == "bind" || opts.is_bind() {
-        return bind(ctx, m, &opts).prefix_field(field);
+        return bind(ctx, m, &opts).map_err(in_mount);
     }
     if typ.is_empty() {
         return Err(Error::spec(format!("mounts[{index}].type"), "missing (and the options have no bind)"));
     }
-    check_proc_destination(ctx.root, dest, typ).map_err(|e| e.in_field(&field()))?;
+    check_proc_destination(ctx.root, dest, typ).map_err(in_mount)?;
     if typ == "cgroup" || typ == "cgroup2" {
-        return cgroupfs(dest, &opts).prefix_field(field);
+        return cgroupfs(dest, &opts).map_err(in_mount);
     }
     let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
     if opts.flags & libc::MS_REMOUNT != 0 {
@@ -240,7 +245,7 @@ fn after_mount(mounted: BorrowedFd, opts: &MountOptions) -> std::io::Result<()> 
 fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
     let src = m.source().as_ref().ok_or_else(|| Error::msg("source: missing for a bind mount"))?;
     let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
-    let meta = std::fs::metadata(&src).with_ctx(|| format!("source {}", src.display()))?;
+    let meta = std::fs::metadata(&src).map_err(|e| Error::spec("source", format!("{}: {}", src.display(), sys::errno_text(&e))))?;
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
     let target = paths::create_in_root(ctx.root, m.destination(), kind, if meta.is_dir() { 0o755 } else { 0o644 })
         .ctx("create destination")?;
@@ -292,26 +297,6 @@ fn copy_up(covered: &OwnedFd, root: BorrowedFd, dest: &Path) -> std::io::Result<
         Ok(())
     } else {
         Err(std::io::Error::other("cp -a failed"))
-    }
-}
-
-trait FieldPrefix<T> {
-    fn prefix_field(self, field: impl FnOnce() -> String) -> Result<T>;
-}
-
-impl<T> FieldPrefix<T> for Result<T> {
-    fn prefix_field(self, field: impl FnOnce() -> String) -> Result<T> {
-        crate::error::Prefix::prefix(self, field)
-    }
-}
-
-trait InField {
-    fn in_field(self, field: &str) -> Error;
-}
-
-impl InField for Error {
-    fn in_field(self, field: &str) -> Error {
-        Error::msg(format!("{field}: {self}"))
     }
 }
 
