@@ -1,3 +1,17 @@
 //! rt: an OCI runtime. `main.rs` is the command line; everything it calls lives here.
 
 pub mod cgroups;
+mod cgroups_pending;
+pub mod channel;
+pub mod container;
+pub mod error;
+pub mod init;
+pub mod logging;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod signals;
+pub mod spec;
+pub mod state;
+pub mod sys;
+pub mod user;

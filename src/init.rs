@@ -1,0 +1,204 @@
+//! The container's init, from the clone to the execve of the user's process. It runs in a copy
+//! of rt (no re-exec), so the whole plan is already in its memory; it reports each failure to
+//! rt over the channel, naming the step and the config field, and exits.
+//!
+//! Order (runc's, with everything that touches /proc done before pivot_root through the
+//! host's /proc): placement in the cgroups → namespaces → hostname, loopback, sysctl,
+//! oom_score_adj → rootfs → rlimits, personality, user, capabilities, no_new_privs, cwd →
+//! executable lookup → ready → wait for start → execve.
+
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::channel::{self, Channel, Msg};
+use crate::error::{Context, Error, Prefix, Result};
+use crate::namespaces::NamespacePlan;
+use crate::process::{self, ProcessPlan};
+use crate::rootfs::{self, RootfsPlan};
+use crate::state;
+use crate::sys::{self, Forked};
+
+/// How the init learns that it may start the user's process.
+#[derive(Debug, Clone, Copy)]
+pub enum StartBy<'a> {
+    /// `create`: opening exec.fifo (in this state directory) for writing blocks until
+    /// `start` opens it for reading.
+    Fifo(Option<BorrowedFd<'a>>),
+    /// `run`: a `Start` message on the channel.
+    Channel,
+}
+
+pub struct InitPlan<'a> {
+    pub spec: &'a Spec,
+    pub ns: &'a NamespacePlan,
+    pub rootfs: &'a RootfsPlan,
+    pub process: &'a ProcessPlan,
+    pub channel: &'a Channel,
+    /// Wait for rt to write the pid into v1 cgroups before doing anything.
+    pub wait_placed: bool,
+    /// The cgroup namespace is made here, after placement (v1), not by the clone.
+    pub unshare_cgroupns: bool,
+    pub start_by: StartBy<'a>,
+    /// The signal mask to restore (rt blocked signals to forward them in `run`).
+    pub sigmask: Option<libc::sigset_t>,
+    /// The joins were done by an intermediate process already.
+    pub joined_in_intermediate: bool,
+    /// rt's own fds the clone copied: the state directory's lock (held while it is open
+    /// anywhere) and rt's end of the channel (the init would never see rt go away).
+    pub close_in_child: Vec<RawFd>,
+}
+
+/// The process between rt and the init, for joins that only affect children (pid, time) and
+/// for user namespaces: it enters the namespaces, clones the init as rt's child, reports its
+/// pid and exits.
+pub fn intermediate(p: &InitPlan, clone_flags: u64) -> ! {
+    close_parent_fds(p);
+    let result = (|| -> Result<()> {
+        let all = [
+            LinuxNamespaceType::User,
+            LinuxNamespaceType::Ipc,
+            LinuxNamespaceType::Uts,
+            LinuxNamespaceType::Network,
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Time,
+            LinuxNamespaceType::Cgroup,
+            LinuxNamespaceType::Mount,
+        ];
+        p.ns.enter(&all)?;
+        match sys::clone3(clone_flags | libc::CLONE_PARENT as u64, None).ctx("clone init")? {
+            Forked::Child => run(p),
+            Forked::Parent(pid) => p.channel.send(&Msg::InitPid(pid)),
+        }
+    })();
+    if let Err(e) = result {
+        let _ = p.channel.send(&channel::report(&e));
+        sys::exit_now(1);
+    }
+    sys::exit_now(0)
+}
+
+/// The init's whole life. Never returns.
+pub fn run(p: &InitPlan) -> ! {
+    close_parent_fds(p);
+    let (exe, env) = match setup(p) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = p.channel.send(&channel::report(&e));
+            sys::exit_now(1);
+        }
+    };
+    if p.channel.send(&Msg::Ready).is_err() {
+        sys::exit_now(1);
+    }
+    if let Err(e) = wait_for_start(p) {
+        let _ = p.channel.send(&channel::report(&e));
+        sys::exit_now(1);
+    }
+    let e = process::exec(&exe, p.process, &env);
+    // runc's words on the container's own stderr, and for `run` to rt as well.
+    eprintln!("{e}");
+    let _ = p.channel.send(&channel::report(&e));
+    sys::exit_now(255)
+}
+
+fn close_parent_fds(p: &InitPlan) {
+    for &fd in &p.close_in_child {
+        // SAFETY: these fds belong to rt's half of the fork; in this copy nothing uses them.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Everything up to the point of no return; gives the executable and the final environment.
+fn setup(p: &InitPlan) -> Result<(PathBuf, Vec<String>)> {
+    if let Some(mask) = &p.sigmask {
+        sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
+    }
+    if p.wait_placed {
+        p.channel.expect(&Msg::Placed)?;
+    }
+    if p.unshare_cgroupns {
+        sys::unshare(libc::CLONE_NEWCGROUP).ctx("linux.namespaces: unshare cgroup namespace")?;
+    }
+    if !p.joined_in_intermediate {
+        p.ns.enter(&[LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts, LinuxNamespaceType::Network, LinuxNamespaceType::Cgroup, LinuxNamespaceType::Mount])?;
+    }
+    // Nodes and directories rt makes get exactly the modes the config asks for.
+    sys::umask(0);
+
+    if p.ns.creates(LinuxNamespaceType::Network) {
+        sys::loopback_up().ctx("linux.namespaces (network): bring up lo")?;
+    }
+    if let Some(h) = p.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sys::sethostname(h).ctx("hostname: sethostname")?;
+    }
+    if let Some(d) = p.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        sys::setdomainname(d).ctx("domainname: setdomainname")?;
+    }
+    write_sysctls(p.spec)?;
+    if let Some(v) = p.process.oom_score_adj {
+        process::write_oom_score_adj(v)?;
+    }
+
+    rootfs::setup(p.rootfs, p.spec)?;
+
+    let proc_ = p.process;
+    process::create_cwd(&proc_.cwd)?;
+    process::apply_rlimits(&proc_.rlimits)?;
+    if let Some(pers) = proc_.personality {
+        sys::personality(pers).ctx("linux.personality")?;
+    }
+    let mut env = proc_.env.clone();
+    process::finish_env(&mut env, proc_.uid);
+    process::switch_user(proc_)?;
+    if proc_.no_new_privileges {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
+    }
+    process::enter_cwd(&proc_.cwd)?;
+    let exe = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
+    sys::umask(proc_.umask);
+    Ok((exe, env))
+}
+
+/// `linux.sysctl`, through the host's /proc: the init is already in its own namespaces, and
+/// /proc/sys resolves per namespace of the writer, so this changes the container's values.
+fn write_sysctls(spec: &Spec) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    let mut keys: Vec<_> = sysctl.keys().collect();
+    keys.sort();
+    for k in keys {
+        let path = Path::new("/proc/sys").join(k.replace('.', "/"));
+        std::fs::write(&path, &sysctl[k]).with_ctx(|| format!("linux.sysctl.{k}: write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `create`: block opening exec.fifo for writing until `start` opens it, then write the byte
+/// `start` waits for. `run`: wait for rt's `Start`.
+fn wait_for_start(p: &InitPlan) -> Result<()> {
+    match p.start_by {
+        StartBy::Fifo(dir) => {
+            // TERM, INT and HUP end a container that was never started (runc's Go init dies of
+            // them); the handler is reset by execve.
+            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+                // SAFETY: the handler only calls _exit, which is async-signal-safe.
+                unsafe { libc::signal(sig, exit_on_signal as *const () as libc::sighandler_t) };
+            }
+            let dir = dir.ok_or_else(|| Error::msg("no state directory for exec.fifo"))?;
+            let fifo = sys::openat(Some(dir), Path::new(state::EXEC_FIFO), libc::O_WRONLY, 0).ctx("open exec.fifo")?;
+            sys::write_all(fifo.as_fd(), b"0").ctx("write exec.fifo")?;
+            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+                // SAFETY: restoring the default disposition.
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+            Ok(())
+        }
+        StartBy::Channel => p.channel.expect(&Msg::Start),
+    }
+}
+
+extern "C" fn exit_on_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}

@@ -1,0 +1,184 @@
+//! `linux.namespaces`: which ones the container gets new (clone flags), which it joins (`path`),
+//! and the time namespace's clock offsets.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use oci_spec::runtime::{Linux, LinuxNamespaceType};
+
+use crate::error::{Context, Error, Result};
+use crate::spec::ns_name;
+use crate::sys;
+
+/// `CLONE_NEWTIME` shares its value with `CSIGNAL`'s bits in clone(2), hence not in libc's list
+/// of clone flags everywhere.
+pub const CLONE_NEWTIME: i32 = 0x80;
+
+pub fn clone_flag(t: LinuxNamespaceType) -> i32 {
+    match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CLONE_NEWTIME,
+    }
+}
+
+/// A namespace to enter by path.
+#[derive(Debug)]
+pub struct Join {
+    pub typ: LinuxNamespaceType,
+    pub path: PathBuf,
+    /// Which entry of `linux.namespaces` asked for it, for errors.
+    pub index: usize,
+    /// Opened by rt before the clone, while host paths still mean the host.
+    pub fd: Option<OwnedFd>,
+}
+
+#[derive(Debug, Default)]
+pub struct NamespacePlan {
+    /// `CLONE_NEW*` of the namespaces created new.
+    pub new: i32,
+    pub joins: Vec<Join>,
+    /// `linux.timeOffsets` as `/proc/self/timens_offsets` wants them.
+    pub time_offsets: Option<String>,
+}
+
+impl NamespacePlan {
+    pub fn creates(&self, t: LinuxNamespaceType) -> bool {
+        self.new & clone_flag(t) != 0
+    }
+
+    pub fn joins(&self, t: LinuxNamespaceType) -> bool {
+        self.joins.iter().any(|j| j.typ == t)
+    }
+
+    /// Whether the container has its own namespace of this type (new or joined).
+    pub fn has(&self, t: LinuxNamespaceType) -> bool {
+        self.creates(t) || self.joins(t)
+    }
+
+    /// Joining a pid namespace (setns affects only children), a user namespace, or making a
+    /// new user namespace take a process between rt and the init; everything else can be done
+    /// by one clone and the init itself.
+    pub fn needs_intermediate(&self) -> bool {
+        self.joins(LinuxNamespaceType::Pid) || self.joins(LinuxNamespaceType::Time) || self.has(LinuxNamespaceType::User)
+    }
+
+    /// Opens every `path` and checks it is a namespace of the type it is listed as.
+    pub fn open_joins(&mut self) -> Result<()> {
+        for j in &mut self.joins {
+            let field = format!("linux.namespaces[{}].path", j.index);
+            let fd = sys::open(&j.path, libc::O_RDONLY, 0).with_ctx(|| format!("{field}: open {}", j.path.display()))?;
+            let typ = sys::ns_type(fd.as_fd()).with_ctx(|| format!("{field}: {} is not a namespace", j.path.display()))?;
+            if typ != clone_flag(j.typ) {
+                return Err(Error::spec(field, format!("{} is not a {} namespace", j.path.display(), ns_name(j.typ))));
+            }
+            j.fd = Some(fd);
+        }
+        Ok(())
+    }
+
+    /// Enters the joined namespaces of the given types, in the order the kernel needs:
+    /// user first (it decides what the caller may do in the others), mount last.
+    pub fn enter(&self, types: &[LinuxNamespaceType]) -> Result<()> {
+        let order = [
+            LinuxNamespaceType::User,
+            LinuxNamespaceType::Ipc,
+            LinuxNamespaceType::Uts,
+            LinuxNamespaceType::Network,
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Time,
+            LinuxNamespaceType::Cgroup,
+            LinuxNamespaceType::Mount,
+        ];
+        for t in order.iter().filter(|t| types.contains(t)) {
+            for j in self.joins.iter().filter(|j| j.typ == *t) {
+                let fd = j.fd.as_ref().ok_or_else(|| Error::msg("namespace fd not opened"))?;
+                sys::setns(fd.as_fd(), clone_flag(j.typ))
+                    .with_ctx(|| format!("linux.namespaces[{}]: join {}", j.index, j.path.display()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `linux.namespaces` and `linux.timeOffsets` (checked for duplicates by spec::validate).
+pub fn plan(linux: &Linux) -> Result<NamespacePlan> {
+    let mut p = NamespacePlan::default();
+    for (index, ns) in linux.namespaces().iter().flatten().enumerate() {
+        match ns.path() {
+            Some(path) => p.joins.push(Join { typ: ns.typ(), path: path.clone(), index, fd: None }),
+            None => p.new |= clone_flag(ns.typ()),
+        }
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        // clock ids as /proc/PID/timens_offsets takes them: CLOCK_MONOTONIC, CLOCK_BOOTTIME
+        let mut lines = String::new();
+        for (name, id) in [("monotonic", libc::CLOCK_MONOTONIC), ("boottime", libc::CLOCK_BOOTTIME)] {
+            if let Some(o) = offsets.get(name) {
+                lines.push_str(&format!("{id} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
+            }
+        }
+        p.time_offsets = Some(lines);
+    }
+    Ok(p)
+}
+
+/// Makes the caller's future children start in a new time namespace with these offsets. The
+/// offsets can only be written before a process is in the namespace, which is why this is not
+/// a clone flag.
+pub fn prepare_time_namespace(offsets: &str) -> Result<()> {
+    sys::unshare(CLONE_NEWTIME).ctx("linux.namespaces: unshare time namespace")?;
+    std::fs::write("/proc/self/timens_offsets", offsets).ctx("linux.timeOffsets: write /proc/self/timens_offsets")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux(v: serde_json::Value) -> Linux {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn new_and_joined() {
+        let p = plan(&linux(serde_json::json!({"namespaces": [
+            {"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"}, {"type": "mount"}, {"type": "uts"}
+        ]})))
+        .unwrap();
+        assert_eq!(p.new, libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS);
+        assert_eq!(p.joins.len(), 1);
+        assert_eq!(p.joins[0].index, 1);
+        assert!(p.has(LinuxNamespaceType::Network));
+        assert!(!p.creates(LinuxNamespaceType::Network));
+        assert!(!p.needs_intermediate());
+    }
+
+    #[test]
+    fn pid_join_needs_an_intermediate() {
+        let p = plan(&linux(serde_json::json!({"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}, {"type": "mount"}]}))).unwrap();
+        assert!(p.needs_intermediate());
+    }
+
+    #[test]
+    fn time_offsets_text() {
+        let p = plan(&linux(serde_json::json!({"namespaces": [{"type": "time"}],
+            "timeOffsets": {"monotonic": {"secs": 3600, "nanosecs": 5}, "boottime": {"secs": -10}}})))
+        .unwrap();
+        assert_eq!(p.time_offsets.as_deref(), Some("1 3600 5\n7 -10 0\n"));
+        assert!(p.creates(LinuxNamespaceType::Time));
+    }
+
+    #[test]
+    fn joined_path_of_the_wrong_type_is_refused() {
+        let mut p = plan(&linux(serde_json::json!({"namespaces": [{"type": "network", "path": "/proc/self/ns/uts"}]}))).unwrap();
+        let e = p.open_joins().unwrap_err().to_string();
+        assert_eq!(e, "linux.namespaces[0].path: /proc/self/ns/uts is not a network namespace");
+        let mut p = plan(&linux(serde_json::json!({"namespaces": [{"type": "uts", "path": "/proc/self/ns/uts"}]}))).unwrap();
+        p.open_joins().unwrap();
+    }
+}

@@ -1,0 +1,358 @@
+//! The container process's own attributes — user and groups, capabilities, rlimits,
+//! no_new_privs, personality, oom score, environment, cwd — planned from `process` (pure) and
+//! applied by the init just before execve.
+
+use std::ffi::CString;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxCapabilities, LinuxPersonalityDomain, PosixRlimitType, Process, Spec};
+
+use crate::error::{Context, Error, Result};
+use crate::rootfs::paths;
+use crate::sys;
+
+/// The five capability sets as bit masks (bit N = capability N).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapSets {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: libc::c_int,
+    pub soft: u64,
+    pub hard: u64,
+    /// `process.rlimits[i] (RLIMIT_NOFILE)`, for errors.
+    pub field: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProcessPlan {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// runc sets 0022 when the config does not say.
+    pub umask: libc::mode_t,
+    /// None: the config has no `capabilities`, and rt leaves them as they are.
+    pub caps: Option<CapSets>,
+    pub rlimits: Vec<Rlimit>,
+    pub no_new_privileges: bool,
+    pub oom_score_adj: Option<i32>,
+    pub personality: Option<libc::c_ulong>,
+    /// fds 3 .. 3+N the caller passed to rt that the process keeps.
+    pub preserve_fds: u32,
+}
+
+pub fn plan(spec: &Spec, preserve_fds: u32) -> Result<ProcessPlan> {
+    let p: &Process = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
+    let user = p.user();
+    Ok(ProcessPlan {
+        args: p.args().clone().unwrap_or_default(),
+        env: p.env().clone().unwrap_or_default(),
+        cwd: p.cwd().clone(),
+        uid: user.uid(),
+        gid: user.gid(),
+        additional_gids: user.additional_gids().clone().unwrap_or_default(),
+        umask: user.umask().unwrap_or(0o022),
+        caps: p.capabilities().as_ref().map(cap_sets).transpose()?,
+        rlimits: p.rlimits().iter().flatten().enumerate().map(|(i, r)| rlimit(i, r.typ(), r.soft(), r.hard())).collect(),
+        no_new_privileges: p.no_new_privileges().unwrap_or(false),
+        oom_score_adj: p.oom_score_adj(),
+        personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()).map(|pers| {
+            let base = match pers.domain() {
+                LinuxPersonalityDomain::PerLinux => 0x0000,
+                LinuxPersonalityDomain::PerLinux32 => 0x0008,
+            };
+            base as libc::c_ulong
+        }),
+        preserve_fds,
+    })
+}
+
+fn rlimit(i: usize, t: PosixRlimitType, soft: u64, hard: u64) -> Rlimit {
+    use PosixRlimitType::*;
+    let resource = match t {
+        RlimitCpu => libc::RLIMIT_CPU,
+        RlimitFsize => libc::RLIMIT_FSIZE,
+        RlimitData => libc::RLIMIT_DATA,
+        RlimitStack => libc::RLIMIT_STACK,
+        RlimitCore => libc::RLIMIT_CORE,
+        RlimitRss => libc::RLIMIT_RSS,
+        RlimitNproc => libc::RLIMIT_NPROC,
+        RlimitNofile => libc::RLIMIT_NOFILE,
+        RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        RlimitAs => libc::RLIMIT_AS,
+        RlimitLocks => libc::RLIMIT_LOCKS,
+        RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        RlimitNice => libc::RLIMIT_NICE,
+        RlimitRtprio => libc::RLIMIT_RTPRIO,
+        RlimitRttime => libc::RLIMIT_RTTIME,
+    } as libc::c_int;
+    Rlimit { resource, soft, hard, field: format!("process.rlimits[{i}] ({t})") }
+}
+
+fn mask(set: &Option<oci_spec::runtime::Capabilities>, field: &str) -> Result<u64> {
+    let mut m = 0u64;
+    for c in set.iter().flatten() {
+        let name = format!("CAP_{c}");
+        let cap: caps::Capability = name.parse().map_err(|_| Error::spec(format!("process.capabilities.{field}"), format!("unknown capability {name}")))?;
+        m |= cap.bitmask();
+    }
+    Ok(m)
+}
+
+fn cap_sets(c: &LinuxCapabilities) -> Result<CapSets> {
+    Ok(CapSets {
+        bounding: mask(c.bounding(), "bounding")?,
+        effective: mask(c.effective(), "effective")?,
+        permitted: mask(c.permitted(), "permitted")?,
+        inheritable: mask(c.inheritable(), "inheritable")?,
+        ambient: mask(c.ambient(), "ambient")?,
+    })
+}
+
+impl CapSets {
+    /// Drops capabilities the running kernel does not know (as runc does, with a warning), so
+    /// that a config written for a newer kernel still runs.
+    pub fn limit_to(&mut self, last_cap: u32) -> Vec<u32> {
+        let known = if last_cap >= 63 { u64::MAX } else { (1u64 << (last_cap + 1)) - 1 };
+        let all = self.bounding | self.effective | self.permitted | self.inheritable | self.ambient;
+        let unknown: Vec<u32> = (0..64).filter(|i| all & !known & (1u64 << i) != 0).collect();
+        for s in [&mut self.bounding, &mut self.effective, &mut self.permitted, &mut self.inheritable, &mut self.ambient] {
+            *s &= known;
+        }
+        unknown
+    }
+
+    /// Ambient capabilities must be both permitted and inheritable; runc drops the others
+    /// silently rather than failing.
+    pub fn raisable_ambient(&self) -> u64 {
+        self.ambient & self.permitted & self.inheritable
+    }
+}
+
+/// The highest capability this kernel knows.
+pub fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
+}
+
+/// rlimits, raised or lowered. Raising a hard limit needs CAP_SYS_RESOURCE, which the error
+/// says instead of a bare EPERM.
+pub fn apply_rlimits(rlimits: &[Rlimit]) -> Result<()> {
+    for r in rlimits {
+        if let Err(e) = sys::setrlimit(r.resource, r.soft, r.hard) {
+            if e.raw_os_error() == Some(libc::EPERM) {
+                let (_, cur_hard) = sys::getrlimit(r.resource).unwrap_or((0, 0));
+                return Err(Error::msg(format!(
+                    "{}: cannot raise the hard limit to {} above the current {cur_hard} without CAP_SYS_RESOURCE",
+                    r.field, r.hard
+                )));
+            }
+            return Err(e).with_ctx(|| format!("{}: setrlimit soft {} hard {}", r.field, r.soft, r.hard));
+        }
+    }
+    Ok(())
+}
+
+/// Through the host's /proc, before pivot_root: the container cannot interpose anything there.
+pub fn write_oom_score_adj(v: i32) -> Result<()> {
+    std::fs::write("/proc/self/oom_score_adj", v.to_string()).with_ctx(|| format!("process.oomScoreAdj: write {v}"))
+}
+
+/// Bounding set first (it needs CAP_SETPCAP, which the uid change may take), then the ids with
+/// the capabilities kept across the change, then the other four sets.
+pub fn switch_user(p: &ProcessPlan) -> Result<()> {
+    if let Some(c) = &p.caps {
+        drop_bounding(c.bounding)?;
+    }
+    let keep = p.uid != 0 && p.caps.is_some();
+    if keep {
+        sys::prctl(libc::PR_SET_KEEPCAPS, 1).ctx("prctl(PR_SET_KEEPCAPS)")?;
+    }
+    sys::setgroups(&p.additional_gids).ctx("process.user.additionalGids: setgroups")?;
+    sys::setresgid(p.gid).with_ctx(|| format!("process.user.gid: setresgid {}", p.gid))?;
+    sys::setresuid(p.uid).with_ctx(|| format!("process.user.uid: setresuid {}", p.uid))?;
+    if let Some(c) = &p.caps {
+        sys::capset(c.effective, c.permitted, c.inheritable).ctx("process.capabilities: capset")?;
+        let amb = c.raisable_ambient();
+        for i in (0..64).filter(|i| amb & (1u64 << i) != 0) {
+            // SAFETY: integer-only prctl.
+            let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, i as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+            if r == -1 {
+                return Err(std::io::Error::last_os_error()).with_ctx(|| format!("process.capabilities.ambient: raise capability {i}"));
+            }
+        }
+        if keep {
+            sys::prctl(libc::PR_SET_KEEPCAPS, 0).ctx("prctl(PR_SET_KEEPCAPS)")?;
+        }
+    }
+    Ok(())
+}
+
+fn drop_bounding(keep: u64) -> Result<()> {
+    for i in 0..64u32 {
+        if keep & (1u64 << i) != 0 {
+            continue;
+        }
+        match sys::prctl(libc::PR_CAPBSET_DROP, i as libc::c_ulong) {
+            Ok(_) => {}
+            // past the last capability this kernel has
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
+            Err(e) => return Err(e).with_ctx(|| format!("process.capabilities.bounding: drop capability {i}")),
+        }
+    }
+    Ok(())
+}
+
+/// runc's environment rule: HOME is added when missing, from the container's passwd entry of
+/// the user, else `/`. PATH is never added.
+pub fn finish_env(env: &mut Vec<String>, uid: u32) {
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return;
+    }
+    let home = crate::user::by_uid(uid).map(|e| e.home).filter(|h| !h.is_empty()).unwrap_or_else(|| "/".to_owned());
+    env.push(format!("HOME={home}"));
+}
+
+/// Creates `cwd` inside the (new) root if it is missing, as runc does.
+pub fn create_cwd(cwd: &Path) -> Result<()> {
+    let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("open /")?;
+    paths::create_in_root(root.as_fd(), cwd, paths::Kind::Dir, 0o755).with_ctx(|| format!("process.cwd: create {}", cwd.display()))?;
+    Ok(())
+}
+
+/// chdir as the container's user, then make sure the result is inside the root: a cwd that
+/// leads out through an inherited fd is how CVE-2024-21626 escaped.
+pub fn enter_cwd(cwd: &Path) -> Result<()> {
+    sys::chdir(cwd).with_ctx(|| format!("process.cwd: chdir to {}", cwd.display()))?;
+    let now = std::env::current_dir().with_ctx(|| format!("process.cwd: {} is outside the container", cwd.display()))?;
+    if !now.is_absolute() {
+        return Err(Error::msg(format!("process.cwd: {} is outside the container", cwd.display())));
+    }
+    Ok(())
+}
+
+/// Go's exec.LookPath, which runc runs before it reports the container created, with its
+/// wording (Podman and Docker turn these words into exit codes 127 and 126).
+pub fn lookup(name: &str, env: &[String]) -> Result<PathBuf> {
+    let check = |p: &Path| -> std::io::Result<()> {
+        let md = std::fs::metadata(p)?;
+        if md.is_dir() {
+            return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+        }
+        sys::can_execute(p)
+    };
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return match check(&p) {
+            Ok(()) => Ok(p),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(Error::msg(format!("exec: {name:?}: stat {name}: no such file or directory"))),
+            Err(e) => Err(Error::msg(format!("exec: {name:?}: {}", sys::errno_text(&e)))),
+        };
+    }
+    let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let p = Path::new(dir).join(name);
+        if check(&p).is_ok() {
+            return Ok(p);
+        }
+    }
+    Err(Error::msg(format!("exec: {name:?}: executable file not found in $PATH")))
+}
+
+/// Replaces the init with the user's process. fds above stdio and the preserved ones are
+/// closed on exec; only returns on failure.
+pub fn exec(path: &Path, p: &ProcessPlan, env: &[String]) -> Error {
+    let prepared = (|| -> std::io::Result<(CString, Vec<CString>, Vec<CString>)> {
+        sys::cloexec_from(3 + p.preserve_fds)?;
+        for fd in 3..3 + p.preserve_fds {
+            sys::clear_cloexec(fd as i32)?;
+        }
+        let argv = p.args.iter().map(sys::cstring).collect::<std::io::Result<_>>()?;
+        let envp = env.iter().map(sys::cstring).collect::<std::io::Result<_>>()?;
+        Ok((sys::cpath(path)?, argv, envp))
+    })();
+    match prepared {
+        Ok((c, argv, envp)) => {
+            let e = sys::execve(&c, &argv, &envp);
+            Error::msg(format!("exec {}: {}", path.display(), sys::errno_text(&e)))
+        }
+        Err(e) => Error::msg(format!("exec {}: {}", path.display(), sys::errno_text(&e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(process: serde_json::Value) -> Spec {
+        serde_json::from_value(serde_json::json!({"ociVersion": "1.3.0", "process": process})).unwrap()
+    }
+
+    #[test]
+    fn caps_become_masks() {
+        let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "capabilities": {
+            "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
+            "effective": ["CAP_KILL"], "ambient": ["CAP_KILL"]}}));
+        let p = plan(&s, 0).unwrap();
+        let c = p.caps.unwrap();
+        assert_eq!(c.bounding, 0x2000_0420);
+        assert_eq!(c.effective, 1 << 5);
+        assert_eq!(c.inheritable, 0);
+        assert_eq!(c.raisable_ambient(), 0);
+    }
+
+    #[test]
+    fn unknown_kernel_caps_are_dropped() {
+        let mut c = CapSets { bounding: (1 << 40) | 1, effective: 1 << 40, ..Default::default() };
+        assert_eq!(c.limit_to(39), vec![40]);
+        assert_eq!(c.bounding, 1);
+        assert_eq!(c.effective, 0);
+    }
+
+    #[test]
+    fn defaults() {
+        let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6]}, "args": ["sh"]}));
+        let p = plan(&s, 2).unwrap();
+        assert_eq!(p.umask, 0o022);
+        assert!(p.caps.is_none());
+        assert_eq!(p.additional_gids, vec![5, 6]);
+        assert!(!p.no_new_privileges);
+        assert_eq!(p.preserve_fds, 2);
+    }
+
+    #[test]
+    fn rlimit_fields() {
+        let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]}));
+        let p = plan(&s, 0).unwrap();
+        assert_eq!(p.rlimits, vec![Rlimit { resource: libc::RLIMIT_NOFILE as i32, soft: 10, hard: 20, field: "process.rlimits[0] (RLIMIT_NOFILE)".into() }]);
+    }
+
+    #[test]
+    fn env_home() {
+        let mut env = vec!["PATH=/bin".to_owned(), "HOME=/x".to_owned()];
+        finish_env(&mut env, 0);
+        assert_eq!(env.len(), 2);
+    }
+
+    #[test]
+    fn lookup_words() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_owned()];
+        assert!(lookup("sh", &env).unwrap().ends_with("sh"));
+        assert_eq!(lookup("nosuchcmd-xyz", &env).unwrap_err().to_string(), "exec: \"nosuchcmd-xyz\": executable file not found in $PATH");
+        assert_eq!(lookup("/nosuch/abs", &env).unwrap_err().to_string(), "exec: \"/nosuch/abs\": stat /nosuch/abs: no such file or directory");
+        assert_eq!(lookup("/etc/passwd", &env).unwrap_err().to_string(), "exec: \"/etc/passwd\": permission denied");
+        assert_eq!(lookup("/", &env).unwrap_err().to_string(), "exec: \"/\": permission denied");
+        assert!(lookup("sh", &[]).is_err());
+    }
+}

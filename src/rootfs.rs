@@ -1,0 +1,262 @@
+//! The container's root filesystem, set up by the init in its new mount namespace, in order:
+//! propagation of `/`, the rootfs bound onto itself, `mounts`, /dev, `maskedPaths`,
+//! `readonlyPaths`, then pivot_root (or MS_MOVE + chroot) and `root.readonly`.
+//!
+//! Every mount happens before pivot_root, while the host's /proc (which the container cannot
+//! touch) is the /proc that rt's fd paths go through; every path inside the rootfs is resolved
+//! with `openat2(RESOLVE_IN_ROOT)` (see [`paths`]).
+
+pub mod devices;
+pub mod mounts;
+pub mod paths;
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::error::{Context, Error, Prefix, Result};
+use crate::sys::{self, MountAttr};
+
+/// A cgroup filesystem to show at the container's `/sys/fs/cgroup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// Below the cgroup mount's destination: `memory`, `systemd`, `unified`; empty for a pure
+    /// v2 host (cgroup2 right at the destination).
+    pub dir: String,
+    pub fstype: &'static str,
+    /// v1: the hierarchy's controllers or name (`memory`, `cpu,cpuacct`, `none,name=systemd`).
+    pub options: String,
+    /// The container's cgroup directory in this hierarchy on the host: bound when the
+    /// container has no cgroup namespace of its own.
+    pub host_dir: PathBuf,
+}
+
+/// Everything the init needs to build the root, decided before the clone.
+pub struct RootfsPlan {
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub root_propagation: libc::c_ulong,
+    pub readonly: bool,
+    pub no_pivot: bool,
+    /// Whether rt makes /dev (nodes and links): not when the config binds /dev from the host.
+    pub setup_dev: bool,
+    pub nodes: Vec<devices::Node>,
+    pub cgroup_mounts: Vec<CgroupMount>,
+    pub own_cgroup_ns: bool,
+}
+
+pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool, cgroup_mounts: Vec<CgroupMount>, own_cgroup_ns: bool) -> Result<RootfsPlan> {
+    let linux = spec.linux().as_ref();
+    let root_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()).unwrap_or("") {
+        "" => libc::MS_SLAVE | libc::MS_REC,
+        p => {
+            let o = mounts::parse_options(&[p.to_owned()]);
+            o.propagation.first().copied().ok_or_else(|| Error::spec("linux.rootfsPropagation", format!("unknown propagation {p:?}")))?
+        }
+    };
+    let setup_dev = !spec.mounts().iter().flatten().any(|m| {
+        paths::relative(m.destination()) == Path::new("dev") && (m.typ().as_deref() == Some("bind") || mounts::parse_options(m.options().as_deref().unwrap_or_default()).is_bind())
+    });
+    let nodes = if setup_dev { devices::plan(linux.and_then(|l| l.devices().as_deref()).unwrap_or_default())? } else { vec![] };
+    Ok(RootfsPlan {
+        bundle: bundle.to_owned(),
+        rootfs: rootfs.to_owned(),
+        root_propagation,
+        readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        no_pivot,
+        setup_dev,
+        nodes,
+        cgroup_mounts,
+        own_cgroup_ns,
+    })
+}
+
+/// Builds the root and switches to it. Runs in the init, in its own mount namespace.
+pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
+    sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: set propagation of /")?;
+    if plan.root_propagation & libc::MS_SHARED != 0 {
+        // pivot_root refuses a new root whose parent mount is shared.
+        make_parent_private(&plan.rootfs)?;
+    }
+    sys::mount(Some(&plan.rootfs), &plan.rootfs, None, libc::MS_BIND | libc::MS_REC, None)
+        .with_ctx(|| format!("root.path: bind {} onto itself", plan.rootfs.display()))?;
+    let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).with_ctx(|| format!("root.path: open {}", plan.rootfs.display()))?;
+
+    let ctx = mounts::MountContext { bundle: &plan.bundle, root: root.as_fd() };
+    let cgroupfs = |dest: &Path, opts: &mounts::MountOptions| mount_cgroupfs(root.as_fd(), dest, opts, plan);
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mounts::mount_one(&ctx, i, m, &cgroupfs)?;
+    }
+
+    if plan.setup_dev {
+        for node in &plan.nodes {
+            devices::create(root.as_fd(), node)?;
+        }
+        devices::create_links(root.as_fd())?;
+    }
+
+    if let Some(linux) = spec.linux() {
+        if let Some(masked) = linux.masked_paths().as_ref().filter(|m| !m.is_empty()) {
+            let null = dev_null(root.as_fd())?;
+            for (i, p) in masked.iter().enumerate() {
+                mask(root.as_fd(), Path::new(p), null.as_fd()).prefix(|| format!("linux.maskedPaths[{i}] ({p})"))?;
+            }
+        }
+        for (i, p) in linux.readonly_paths().iter().flatten().enumerate() {
+            make_readonly(root.as_fd(), Path::new(p)).prefix(|| format!("linux.readonlyPaths[{i}] ({p})"))?;
+        }
+    }
+    drop(root);
+
+    if plan.no_pivot {
+        move_root(&plan.rootfs)?;
+    } else {
+        pivot(&plan.rootfs)?;
+    }
+    if plan.root_propagation & libc::MS_SHARED != 0 {
+        // pivot_root cannot take a shared new root: the root becomes shared only now.
+        sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: make / shared")?;
+    }
+    if plan.readonly {
+        let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("root.readonly: open /")?;
+        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+        sys::mount_setattr(root.as_fd(), false, &attr).ctx("root.readonly: remount / read-only")?;
+    }
+    Ok(())
+}
+
+/// The parent mount of `rootfs` made private (only needed when `/` was made shared).
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
+    let parent = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+        .filter(|mp| rootfs.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    sys::mount(None, &parent, None, libc::MS_PRIVATE, None).with_ctx(|| format!("make {} private", parent.display()))
+}
+
+/// The container's /dev/null, checked to be the real 1:3 character device and not a symlink:
+/// masked paths are covered with it, and a file that only pretends to be /dev/null would
+/// open them up instead (CVE-2025-31133).
+fn dev_null(root: BorrowedFd) -> Result<OwnedFd> {
+    let fd = paths::open_in_root(root, Path::new("/dev/null"), libc::O_NOFOLLOW).ctx("linux.maskedPaths: open /dev/null")?;
+    let st = sys::fstat(fd.as_fd()).ctx("linux.maskedPaths: stat /dev/null")?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
+        return Err(Error::msg("linux.maskedPaths: the container's /dev/null is not the 1:3 character device"));
+    }
+    Ok(fd)
+}
+
+/// Covers a file with /dev/null, or a directory with an empty read-only tmpfs. A path that does
+/// not exist is left alone.
+fn mask(root: BorrowedFd, path: &Path, null: BorrowedFd) -> Result<()> {
+    let target = match paths::open_in_root(root, path, 0) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).ctx("open"),
+    };
+    let st = sys::fstat(target.as_fd()).ctx("stat")?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        sys::mount(Some(Path::new("tmpfs")), &sys::fd_path(target.as_fd()), Some("tmpfs"), libc::MS_RDONLY, None).ctx("mount read-only tmpfs")
+    } else {
+        let tree = sys::open_tree(Some(null), Path::new(""), true, false).ctx("clone /dev/null")?;
+        sys::move_mount(tree.as_fd(), target.as_fd()).ctx("bind /dev/null")
+    }
+}
+
+/// Binds a path onto itself, read-only all the way down. A path that does not exist is left
+/// alone.
+fn make_readonly(root: BorrowedFd, path: &Path) -> Result<()> {
+    let target = match paths::open_in_root(root, path, 0) {
+        Ok(fd) => fd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e).ctx("open"),
+    };
+    let tree = sys::open_tree(Some(target.as_fd()), Path::new(""), true, true).ctx("bind")?;
+    let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+    sys::mount_setattr(tree.as_fd(), true, &attr).ctx("make read-only")?;
+    sys::move_mount(tree.as_fd(), target.as_fd()).ctx("attach")
+}
+
+/// `/sys/fs/cgroup` (or wherever the config puts a `cgroup` mount): with a cgroup namespace,
+/// fresh mounts of each hierarchy (rooted at the container's cgroup by the kernel); without,
+/// binds of the container's cgroup directories. On v1 and hybrid hosts they sit on a tmpfs.
+fn mount_cgroupfs(root: BorrowedFd, dest: &Path, opts: &mounts::MountOptions, plan: &RootfsPlan) -> Result<()> {
+    let flags = opts.flags & (libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RELATIME);
+    let base = paths::create_in_root(root, dest, paths::Kind::Dir, 0o755).ctx("create destination")?;
+    let pure_v2 = plan.cgroup_mounts.len() == 1 && plan.cgroup_mounts[0].dir.is_empty();
+    if !pure_v2 {
+        sys::mount(Some(Path::new("tmpfs")), &sys::fd_path(base.as_fd()), Some("tmpfs"), flags & !libc::MS_RDONLY, Some("mode=755"))
+            .ctx("mount tmpfs")?;
+    }
+    for cm in &plan.cgroup_mounts {
+        let sub = dest.join(&cm.dir);
+        let target = paths::create_in_root(root, &sub, paths::Kind::Dir, 0o755).with_ctx(|| format!("create {}", sub.display()))?;
+        if plan.own_cgroup_ns {
+            let data = if cm.fstype == "cgroup" { Some(cm.options.as_str()) } else { None };
+            sys::mount(Some(Path::new(cm.fstype)), &sys::fd_path(target.as_fd()), Some(cm.fstype), flags, data)
+                .with_ctx(|| format!("mount {} {}", cm.fstype, sub.display()))?;
+        } else {
+            let tree = sys::open_tree(None, &cm.host_dir, true, false).with_ctx(|| format!("bind {}", cm.host_dir.display()))?;
+            let attr = mounts::bind_attr(opts);
+            sys::mount_setattr(tree.as_fd(), false, &attr).ctx("set bind mount flags")?;
+            sys::move_mount(tree.as_fd(), target.as_fd()).with_ctx(|| format!("bind {}", sub.display()))?;
+        }
+    }
+    if !pure_v2 && flags & libc::MS_RDONLY != 0 {
+        let mounted = paths::open_in_root(root, dest, 0).ctx("reopen")?;
+        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+        sys::mount_setattr(mounted.as_fd(), false, &attr).ctx("make tmpfs read-only")?;
+    }
+    Ok(())
+}
+
+/// pivot_root(".", ".") stacks the old root on the new one; it is then detached, after being
+/// made a slave so that the unmount does not reach the host.
+fn pivot(rootfs: &Path) -> Result<()> {
+    let old = sys::open(Path::new("/"), libc::O_RDONLY | libc::O_DIRECTORY, 0).ctx("open /")?;
+    let new = sys::open(rootfs, libc::O_RDONLY | libc::O_DIRECTORY, 0).with_ctx(|| format!("open {}", rootfs.display()))?;
+    sys::fchdir(new.as_fd()).ctx("chdir to rootfs")?;
+    sys::pivot_root(Path::new("."), Path::new(".")).ctx("pivot_root")?;
+    sys::fchdir(old.as_fd()).ctx("chdir to old root")?;
+    sys::mount(None, Path::new("."), None, libc::MS_SLAVE | libc::MS_REC, None).ctx("make old root a slave")?;
+    sys::umount2(Path::new("."), libc::MNT_DETACH).ctx("unmount old root")?;
+    sys::chdir(Path::new("/")).ctx("chdir /")
+}
+
+/// `--no-pivot`: move the rootfs mount onto / and chroot into it (for roots pivot_root cannot
+/// leave, such as a ramfs).
+fn move_root(rootfs: &Path) -> Result<()> {
+    sys::chdir(rootfs).with_ctx(|| format!("chdir {}", rootfs.display()))?;
+    sys::mount(Some(rootfs), Path::new("/"), None, libc::MS_MOVE, None).ctx("move rootfs to /")?;
+    sys::chroot(Path::new(".")).ctx("chroot")?;
+    sys::chdir(Path::new("/")).ctx("chdir /")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> Spec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn propagation_and_dev() {
+        let s = spec(serde_json::json!({"ociVersion": "1.3.0", "linux": {"rootfsPropagation": "rshared"},
+            "mounts": [{"destination": "/dev", "type": "tmpfs"}]}));
+        let p = plan(&s, Path::new("/b"), Path::new("/b/rootfs"), false, vec![], true).unwrap();
+        assert_eq!(p.root_propagation, libc::MS_SHARED | libc::MS_REC);
+        assert!(p.setup_dev);
+        assert_eq!(p.nodes.len(), 6);
+
+        let s = spec(serde_json::json!({"ociVersion": "1.3.0", "mounts": [{"destination": "/dev/", "type": "bind", "source": "/dev", "options": ["rbind"]}]}));
+        let p = plan(&s, Path::new("/b"), Path::new("/b/rootfs"), false, vec![], true).unwrap();
+        assert_eq!(p.root_propagation, libc::MS_SLAVE | libc::MS_REC);
+        assert!(!p.setup_dev);
+        assert!(p.nodes.is_empty());
+    }
+}

@@ -1,0 +1,367 @@
+//! The entries of `mounts`: their options parsed into flags (pure), then each mounted inside
+//! the rootfs through file descriptors.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Mount;
+
+use super::paths::{self, Kind};
+use crate::error::{Context, Error, Prefix, Result};
+use crate::sys::{self, MountAttr};
+
+/// What a mount's `options` ask for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// `MS_*` flags for mount(2) (including MS_BIND, MS_REC, MS_REMOUNT).
+    pub flags: libc::c_ulong,
+    /// Flags the options explicitly turn off (`rw`, `suid`, `dev`, ...): they matter when the
+    /// mount is a bind whose source had them on.
+    pub cleared: libc::c_ulong,
+    /// Propagation changes, in order (`MS_PRIVATE`, `MS_SHARED|MS_REC`, ...).
+    pub propagation: Vec<libc::c_ulong>,
+    /// The `r*` options (`rro`, `rnosuid`, ...): applied with mount_setattr(AT_RECURSIVE).
+    pub recursive: MountAttr,
+    /// Everything else, passed to the filesystem (`mode=755`, `size=64m`, `newinstance`).
+    pub data: Vec<String>,
+    /// runc's `tmpcopyup`: fill the new tmpfs with what the directory held.
+    pub tmpcopyup: bool,
+    /// `idmap` / `ridmap`: needs user namespaces.
+    pub idmap: bool,
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags & libc::MS_BIND != 0
+    }
+    pub fn data_string(&self) -> Option<String> {
+        (!self.data.is_empty()).then(|| self.data.join(","))
+    }
+}
+
+/// runtime-spec's mount options, as runc understands them.
+pub fn parse_options(options: &[String]) -> MountOptions {
+    use libc::*;
+    let mut o = MountOptions::default();
+    for opt in options {
+        let (set, clear): (c_ulong, c_ulong) = match opt.as_str() {
+            "async" => (0, MS_SYNCHRONOUS),
+            "atime" => (0, MS_NOATIME),
+            "bind" => (MS_BIND, 0),
+            "defaults" => (0, 0),
+            "dev" => (0, MS_NODEV),
+            "diratime" => (0, MS_NODIRATIME),
+            "dirsync" => (MS_DIRSYNC, 0),
+            "exec" => (0, MS_NOEXEC),
+            "iversion" => (MS_I_VERSION, 0),
+            "lazytime" => (MS_LAZYTIME, 0),
+            "loud" => (0, MS_SILENT),
+            "mand" => (MS_MANDLOCK, 0),
+            "noatime" => (MS_NOATIME, 0),
+            "nodev" => (MS_NODEV, 0),
+            "nodiratime" => (MS_NODIRATIME, 0),
+            "noexec" => (MS_NOEXEC, 0),
+            "noiversion" => (0, MS_I_VERSION),
+            "nolazytime" => (0, MS_LAZYTIME),
+            "nomand" => (0, MS_MANDLOCK),
+            "norelatime" => (0, MS_RELATIME),
+            "nostrictatime" => (0, MS_STRICTATIME),
+            "nosuid" => (MS_NOSUID, 0),
+            "nosymfollow" => (MS_NOSYMFOLLOW, 0),
+            "rbind" => (MS_BIND | MS_REC, 0),
+            "relatime" => (MS_RELATIME, 0),
+            "remount" => (MS_REMOUNT, 0),
+            "ro" => (MS_RDONLY, 0),
+            "rw" => (0, MS_RDONLY),
+            "silent" => (MS_SILENT, 0),
+            "strictatime" => (MS_STRICTATIME, 0),
+            "suid" => (0, MS_NOSUID),
+            "sync" => (MS_SYNCHRONOUS, 0),
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable" => {
+                let base = match opt.trim_start_matches('r') {
+                    "private" => MS_PRIVATE,
+                    "shared" => MS_SHARED,
+                    "slave" => MS_SLAVE,
+                    _ => MS_UNBINDABLE,
+                };
+                o.propagation.push(if opt.starts_with('r') { base | MS_REC } else { base });
+                continue;
+            }
+            "tmpcopyup" => {
+                o.tmpcopyup = true;
+                continue;
+            }
+            "idmap" | "ridmap" => {
+                o.idmap = true;
+                continue;
+            }
+            other => {
+                if let Some((set, clr)) = recursive_attr(other) {
+                    if clr & sys::MOUNT_ATTR__ATIME != 0 {
+                        o.recursive.attr_set &= !sys::MOUNT_ATTR__ATIME;
+                    }
+                    o.recursive.attr_set |= set;
+                    o.recursive.attr_clr |= clr;
+                } else {
+                    o.data.push(other.to_owned());
+                }
+                continue;
+            }
+        };
+        o.flags = (o.flags | set) & !clear;
+        o.cleared = (o.cleared | clear) & !set;
+    }
+    o
+}
+
+/// `rro`, `rnosuid`, ... → (attr_set, attr_clr) for mount_setattr. The atime modes are an
+/// enum, not bits: choosing one means clearing the whole `MOUNT_ATTR__ATIME` field, and
+/// turning one off falls back to relatime (the kernel's default).
+fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
+    use sys::*;
+    Some(match opt {
+        "rro" => (MOUNT_ATTR_RDONLY, 0),
+        "rrw" => (0, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+        "rsuid" => (0, MOUNT_ATTR_NOSUID),
+        "rnodev" => (MOUNT_ATTR_NODEV, 0),
+        "rdev" => (0, MOUNT_ATTR_NODEV),
+        "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+        "rexec" => (0, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+        "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+        "rnoatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME),
+        "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME),
+        "rrelatime" | "ratime" | "rnostrictatime" | "rnorelatime" => (MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME),
+        _ => return None,
+    })
+}
+
+/// The per-mount flags of mount(2) as mount_setattr attributes, for binds (whose flags are
+/// set on the detached tree before it is attached).
+pub fn bind_attr(o: &MountOptions) -> MountAttr {
+    use libc::*;
+    let mut a = MountAttr::default();
+    for (ms, attr) in [
+        (MS_RDONLY, sys::MOUNT_ATTR_RDONLY),
+        (MS_NOSUID, sys::MOUNT_ATTR_NOSUID),
+        (MS_NODEV, sys::MOUNT_ATTR_NODEV),
+        (MS_NOEXEC, sys::MOUNT_ATTR_NOEXEC),
+        (MS_NODIRATIME, sys::MOUNT_ATTR_NODIRATIME),
+        (MS_NOSYMFOLLOW, sys::MOUNT_ATTR_NOSYMFOLLOW),
+    ] {
+        if o.flags & ms != 0 {
+            a.attr_set |= attr;
+        } else if o.cleared & ms != 0 {
+            a.attr_clr |= attr;
+        }
+    }
+    let atime = if o.flags & MS_NOATIME != 0 {
+        Some(sys::MOUNT_ATTR_NOATIME)
+    } else if o.flags & MS_STRICTATIME != 0 {
+        Some(sys::MOUNT_ATTR_STRICTATIME)
+    } else if o.flags & MS_RELATIME != 0 {
+        Some(sys::MOUNT_ATTR_RELATIME)
+    } else {
+        None
+    };
+    if let Some(t) = atime {
+        a.attr_set |= t;
+        a.attr_clr |= sys::MOUNT_ATTR__ATIME;
+    }
+    a
+}
+
+/// Flags that only make sense on the superblock or call (not per-mount): passed to mount(2).
+const PROPAGATION: libc::c_ulong = libc::MS_PRIVATE | libc::MS_SHARED | libc::MS_SLAVE | libc::MS_UNBINDABLE;
+
+/// The host side of the world a mount step needs.
+pub struct MountContext<'a> {
+    /// The bundle: relative bind sources are relative to it.
+    pub bundle: &'a Path,
+    /// The rootfs (already a mount of its own) as an `O_PATH` fd.
+    pub root: BorrowedFd<'a>,
+}
+
+/// Mounts `mounts[index]` inside the root.
+pub fn mount_one(ctx: &MountContext, index: usize, m: &Mount, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
+    let dest = m.destination();
+    let field = || format!("mounts[{index}] ({})", dest.display());
+    // A sub-field error reads `mounts[3].source: ...`; anything else `mounts[3] (/dest): ...`.
+    let in_mount = |e: Error| match e {
+        Error::Spec { field: f, message } => Error::spec(format!("mounts[{index}].{f}"), message),
+        other => Err::<(), _>(other).prefix(field).unwrap_err(),
+    };
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    let typ = m.typ().as_deref().unwrap_or("");
+    if opts.idmap {
+        return Err(Error::spec(field(), "idmap mounts need a user namespace, which rt does not set up yet"));
+    }
+    if typ == "bind" || opts.is_bind() {
+        return bind(ctx, m, &opts).map_err(in_mount);
+    }
+    if typ.is_empty() {
+        return Err(Error::spec(format!("mounts[{index}].type"), "missing (and the options have no bind)"));
+    }
+    check_proc_destination(ctx.root, dest, typ).map_err(in_mount)?;
+    if typ == "cgroup" || typ == "cgroup2" {
+        return cgroupfs(dest, &opts).map_err(in_mount);
+    }
+    let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
+    if opts.flags & libc::MS_REMOUNT != 0 {
+        let flags = opts.flags & !PROPAGATION;
+        return sys::mount(None, &sys::fd_path(target.as_fd()), None, flags, opts.data_string().as_deref())
+            .with_ctx(|| format!("{}: remount", field()));
+    }
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+    sys::mount(Some(&source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, opts.data_string().as_deref())
+        .with_ctx(|| format!("{}: mount {typ}", field()))?;
+    if opts.tmpcopyup {
+        copy_up(&target, ctx.root, dest).with_ctx(|| format!("{}: tmpcopyup", field()))?;
+    }
+    if !opts.propagation.is_empty() || opts.recursive != MountAttr::default() {
+        let mounted = paths::open_in_root(ctx.root, dest, 0).with_ctx(|| format!("{}: reopen", field()))?;
+        after_mount(mounted.as_fd(), &opts).with_ctx(|| format!("{}: set mount attributes", field()))?;
+    }
+    Ok(())
+}
+
+/// The `r*` attributes and the propagation, on a mount that is in place.
+fn after_mount(mounted: BorrowedFd, opts: &MountOptions) -> std::io::Result<()> {
+    if opts.recursive != MountAttr::default() {
+        sys::mount_setattr(mounted, true, &opts.recursive)?;
+    }
+    for &p in &opts.propagation {
+        let attr = MountAttr { propagation: p & !libc::MS_REC, ..Default::default() };
+        sys::mount_setattr(mounted, p & libc::MS_REC != 0, &attr)?;
+    }
+    Ok(())
+}
+
+/// A bind mount: the source tree is cloned detached, given its flags, then attached on the
+/// destination, all through fds (the destination is the inode rt resolved in the root).
+fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
+    let src = m.source().as_ref().ok_or_else(|| Error::msg("source: missing for a bind mount"))?;
+    let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
+    let meta = std::fs::metadata(&src).map_err(|e| Error::spec("source", format!("{}: {}", src.display(), sys::errno_text(&e))))?;
+    let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+    let target = paths::create_in_root(ctx.root, m.destination(), kind, if meta.is_dir() { 0o755 } else { 0o644 })
+        .ctx("create destination")?;
+    let recursive = opts.flags & libc::MS_REC != 0;
+    let tree = sys::open_tree(None, &src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?;
+    let attr = bind_attr(opts);
+    if attr != MountAttr::default() {
+        sys::mount_setattr(tree.as_fd(), false, &attr).ctx("set bind mount flags")?;
+    }
+    sys::move_mount(tree.as_fd(), target.as_fd()).ctx("attach bind mount")?;
+    after_mount(tree.as_fd(), opts).ctx("set mount attributes")
+}
+
+/// What a `/proc` destination may hold: procfs itself at /proc, and over files inside it only
+/// the few that lxcfs emulates (CVE-2019-16884: a mount over /proc hides what confines the
+/// container).
+fn check_proc_destination(root: BorrowedFd, dest: &Path, typ: &str) -> Result<()> {
+    let resolved = match paths::open_in_root(root, dest, 0) {
+        Ok(fd) => in_root_path(root, fd.as_fd()).unwrap_or_else(|| paths::relative(dest)),
+        Err(_) => paths::relative(dest),
+    };
+    let proc_ = Path::new("proc");
+    if typ == "proc" {
+        if resolved != proc_ {
+            return Err(Error::msg(format!("proc can only be mounted on /proc, not /{}", resolved.display())));
+        }
+        return Ok(());
+    }
+    if resolved == proc_ {
+        return Err(Error::msg(format!("{typ} cannot be mounted over /proc")));
+    }
+    Ok(())
+}
+
+/// Where `fd` is, relative to `root` (None if it is not below it).
+pub fn in_root_path(root: BorrowedFd, fd: BorrowedFd) -> Option<PathBuf> {
+    let r = std::fs::read_link(sys::fd_path(root)).ok()?;
+    let p = std::fs::read_link(sys::fd_path(fd)).ok()?;
+    p.strip_prefix(&r).ok().map(Path::to_path_buf)
+}
+
+/// runc's `tmpcopyup`: the tmpfs now on `dest` is filled with what the directory under it held.
+fn copy_up(covered: &OwnedFd, root: BorrowedFd, dest: &Path) -> std::io::Result<()> {
+    let from = std::fs::read_link(sys::fd_path(covered.as_fd()))?;
+    let _ = root;
+    let to = sys::fd_path(paths::open_in_root(root, dest, 0)?.as_fd());
+    let status = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("cp -a failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use libc::*;
+
+    fn p(opts: &[&str]) -> MountOptions {
+        parse_options(&opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn default_proc_and_dev_options() {
+        let o = p(&["nosuid", "noexec", "nodev"]);
+        assert_eq!(o.flags, MS_NOSUID | MS_NOEXEC | MS_NODEV);
+        assert!(o.data.is_empty());
+        let o = p(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
+        assert_eq!(o.flags, MS_NOSUID | MS_STRICTATIME);
+        assert_eq!(o.data_string().as_deref(), Some("mode=755,size=65536k"));
+    }
+
+    #[test]
+    fn later_options_win() {
+        let o = p(&["ro", "rw"]);
+        assert_eq!(o.flags & MS_RDONLY, 0);
+        assert_eq!(o.cleared & MS_RDONLY, MS_RDONLY);
+        let o = p(&["rw", "ro"]);
+        assert_eq!(o.flags & MS_RDONLY, MS_RDONLY);
+        assert_eq!(o.cleared & MS_RDONLY, 0);
+    }
+
+    #[test]
+    fn binds_and_propagation() {
+        let o = p(&["rbind", "rprivate", "shared"]);
+        assert!(o.is_bind());
+        assert_eq!(o.flags, MS_BIND | MS_REC);
+        assert_eq!(o.propagation, vec![MS_PRIVATE | MS_REC, MS_SHARED]);
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        let o = p(&["rbind", "rro", "rnosuid", "rnoatime"]);
+        assert_eq!(o.recursive.attr_set, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOATIME);
+        assert_eq!(o.recursive.attr_clr, sys::MOUNT_ATTR__ATIME);
+        let o = p(&["rrw", "rexec"]);
+        assert_eq!(o.recursive.attr_clr, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOEXEC);
+        let o = p(&["rrelatime"]);
+        assert_eq!(o.recursive.attr_set, sys::MOUNT_ATTR_RELATIME);
+        assert_eq!(o.recursive.attr_clr, sys::MOUNT_ATTR__ATIME);
+    }
+
+    #[test]
+    fn bind_flags_become_attrs() {
+        let a = bind_attr(&p(&["bind", "ro", "nosuid", "dev", "noatime"]));
+        assert_eq!(a.attr_set, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOATIME);
+        assert_eq!(a.attr_clr, sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR__ATIME);
+        assert_eq!(bind_attr(&p(&["rbind"])), MountAttr::default());
+    }
+
+    #[test]
+    fn extensions_and_data() {
+        let o = p(&["tmpcopyup", "newinstance", "ptmxmode=0666"]);
+        assert!(o.tmpcopyup);
+        assert_eq!(o.data, vec!["newinstance", "ptmxmode=0666"]);
+        assert!(p(&["idmap"]).idmap);
+    }
+}

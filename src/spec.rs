@@ -1,0 +1,361 @@
+//! Reading a bundle's `config.json` and checking it before anything is created, so that a bad
+//! config fails with one line naming the field and leaves nothing behind.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{Error, Result};
+
+/// The runtime-spec version rt implements.
+pub const OCI_VERSION: &str = "1.3.0";
+
+/// Loads `<bundle>/config.json`. Parse errors name the field (`process.rlimits[0].type`)
+/// where the JSON is well-formed, and the line and column where it is not.
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let bytes = std::fs::read(&path).map_err(|e| Error::Sys { what: format!("open {}", path.display()), source: e })?;
+    parse(&bytes)
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || inner.is_syntax() || inner.is_eof() {
+            Error::spec("config.json", format!("invalid JSON: {inner}"))
+        } else {
+            Error::spec(path, strip_position(&inner.to_string()))
+        }
+    })
+}
+
+/// serde_json appends " at line L column C"; with a field path in front, the position of a
+/// value error only adds noise.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Checks what parsing cannot: versions, required fields, absolute paths, duplicates.
+/// `bundle` is the absolute bundle directory (root.path is relative to it).
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
+    check_version(spec.version())?;
+
+    let root = spec.root().as_ref().ok_or_else(|| Error::spec("root", "missing: a container needs a root filesystem"))?;
+    if root.path().as_os_str().is_empty() {
+        return Err(Error::spec("root.path", "missing"));
+    }
+    let rootfs = rootfs_path(spec, bundle)?;
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(Error::spec("root.path", format!("{} is not a directory", rootfs.display()))),
+        Err(e) => return Err(Error::spec("root.path", format!("{}: {}", rootfs.display(), crate::sys::errno_text(&e)))),
+    }
+
+    let process = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing: nothing to run"))?;
+    match process.args() {
+        None => return Err(Error::spec("process.args", "missing: nothing to run")),
+        Some(a) if a.is_empty() => return Err(Error::spec("process.args", "must not be empty")),
+        Some(a) if a[0].is_empty() => return Err(Error::spec("process.args[0]", "must not be empty")),
+        _ => {}
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::spec("process.cwd", format!("{:?} is not an absolute path", process.cwd())));
+    }
+    if let Some(env) = process.env() {
+        for (i, e) in env.iter().enumerate() {
+            if !e.contains('=') || e.starts_with('=') {
+                return Err(Error::spec(format!("process.env[{i}]"), format!("{e:?} is not of the form KEY=value")));
+            }
+        }
+    }
+    if let Some(rl) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for (i, r) in rl.iter().enumerate() {
+            if !seen.insert(r.typ().to_string()) {
+                return Err(Error::spec(format!("process.rlimits[{i}].type"), format!("duplicate {}", r.typ())));
+            }
+            if r.soft() > r.hard() {
+                return Err(Error::spec(
+                    format!("process.rlimits[{i}]"),
+                    format!("{}: soft limit {} is greater than hard limit {}", r.typ(), r.soft(), r.hard()),
+                ));
+            }
+        }
+    }
+
+    if let Some(mounts) = spec.mounts() {
+        for (i, m) in mounts.iter().enumerate() {
+            if !m.destination().is_absolute() {
+                return Err(Error::spec(format!("mounts[{i}].destination"), format!("{:?} is not an absolute path", m.destination())));
+            }
+        }
+    }
+
+    if let Some(linux) = spec.linux() {
+        let mut seen = HashSet::new();
+        for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+            if !seen.insert(ns.typ()) {
+                return Err(Error::spec(format!("linux.namespaces[{i}]"), format!("duplicate namespace type {}", ns_name(ns.typ()))));
+            }
+            if let Some(p) = ns.path() {
+                if !p.is_absolute() {
+                    return Err(Error::spec(format!("linux.namespaces[{i}].path"), format!("{p:?} is not an absolute path")));
+                }
+            }
+        }
+        if !seen.contains(&LinuxNamespaceType::Mount) {
+            return Err(Error::spec("linux.namespaces", "needs a mount namespace: rt does not change the host's root"));
+        }
+        if let Some(tz) = linux.time_offsets() {
+            if !seen.contains(&LinuxNamespaceType::Time) {
+                return Err(Error::spec("linux.timeOffsets", "needs a time namespace in linux.namespaces"));
+            }
+            for k in tz.keys() {
+                if k != "monotonic" && k != "boottime" {
+                    return Err(Error::spec(format!("linux.timeOffsets.{k}"), "unknown clock: only monotonic and boottime have offsets"));
+                }
+            }
+        }
+        if let Some(p) = linux.rootfs_propagation() {
+            if !matches!(p.as_str(), "" | "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" | "unbindable" | "runbindable") {
+                return Err(Error::spec("linux.rootfsPropagation", format!("unknown propagation {p:?}")));
+            }
+        }
+        for (field, paths) in [("linux.maskedPaths", linux.masked_paths()), ("linux.readonlyPaths", linux.readonly_paths())] {
+            for (i, p) in paths.iter().flatten().enumerate() {
+                if !p.starts_with('/') {
+                    return Err(Error::spec(format!("{field}[{i}]"), format!("{p:?} is not an absolute path")));
+                }
+            }
+        }
+        for (i, d) in linux.devices().iter().flatten().enumerate() {
+            if !d.path().is_absolute() {
+                return Err(Error::spec(format!("linux.devices[{i}].path"), format!("{:?} is not an absolute path", d.path())));
+            }
+        }
+        if let Some(sysctl) = linux.sysctl() {
+            let has = |t| seen.contains(&t) && !linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_some());
+            let mut keys: Vec<_> = sysctl.keys().collect();
+            keys.sort();
+            for k in keys {
+                check_sysctl(k, &has)?;
+            }
+        }
+    } else {
+        return Err(Error::spec("linux", "missing: rt runs Linux containers"));
+    }
+    Ok(())
+}
+
+fn check_version(v: &str) -> Result<()> {
+    if v.is_empty() {
+        return Err(Error::spec("ociVersion", "missing"));
+    }
+    let major = v.split('.').next().unwrap_or_default();
+    if major != "1" {
+        return Err(Error::spec("ociVersion", format!("unsupported version {v:?}: rt implements runtime-spec {OCI_VERSION} (1.x)")));
+    }
+    Ok(())
+}
+
+/// runc's default config.json for `spec` (tab-indented, no trailing newline). The cgroup
+/// namespace is in it only where the host is cgroup v2, as with runc.
+pub fn default_config(rootless: bool) -> String {
+    if rootless {
+        // SAFETY: geteuid/getegid cannot fail.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        return include_str!("spec/rootless.json").replace("@UID@", &uid.to_string()).replace("@GID@", &gid.to_string());
+    }
+    let text = include_str!("spec/default.json");
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let mount = "{\n\t\t\t\t\"type\": \"mount\"\n\t\t\t}";
+        return text.replacen(mount, &format!("{mount},\n\t\t\t{{\n\t\t\t\t\"type\": \"cgroup\"\n\t\t\t}}"), 1);
+    }
+    text.to_owned()
+}
+
+/// `root.path`, made absolute against the bundle.
+pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    let root = spec.root().as_ref().ok_or_else(|| Error::spec("root", "missing"))?;
+    Ok(if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) })
+}
+
+pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// A sysctl is allowed only where the container has its own copy of it: runc's rules.
+fn check_sysctl(key: &str, has_own: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<()> {
+    let field = || format!("linux.sysctl.{key}");
+    let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
+    if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
+        if !has_own(LinuxNamespaceType::Ipc) {
+            return Err(Error::spec(field(), "needs a new ipc namespace (the host's would change)"));
+        }
+        return Ok(());
+    }
+    if key.starts_with("net.") {
+        if !has_own(LinuxNamespaceType::Network) {
+            return Err(Error::spec(field(), "needs a new network namespace (the host's would change)"));
+        }
+        return Ok(());
+    }
+    if key == "kernel.hostname" || key == "kernel.domainname" {
+        if !has_own(LinuxNamespaceType::Uts) {
+            return Err(Error::spec(field(), "needs a new uts namespace (the host's would change)"));
+        }
+        return Ok(());
+    }
+    Err(Error::spec(field(), "is not namespaced: it would change the host"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.3.0",
+            "root": {"path": "/"},
+            "process": {"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}
+        })
+    }
+
+    fn check(v: serde_json::Value) -> Result<()> {
+        let spec = parse(v.to_string().as_bytes())?;
+        validate(&spec, Path::new("/"))
+    }
+
+    fn err(v: serde_json::Value) -> String {
+        check(v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        for rootless in [false, true] {
+            let text = default_config(rootless);
+            assert!(!text.ends_with('\n'));
+            let spec = parse(text.as_bytes()).unwrap();
+            assert_eq!(spec.version(), OCI_VERSION);
+            assert_eq!(spec.hostname().as_deref(), Some("rt"));
+        }
+    }
+
+    #[test]
+    fn base_is_valid() {
+        check(base()).unwrap();
+    }
+
+    #[test]
+    fn malformed_json_names_position() {
+        let e = parse(b"{\"ociVersion\": \"1.0.0\",,}").unwrap_err().to_string();
+        assert!(e.starts_with("config.json: invalid JSON:"), "{e}");
+        assert!(e.contains("line 1 column"), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let mut v = base();
+        v["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 1}, {"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}]);
+        let e = err(v);
+        assert!(e.starts_with("process.rlimits[1].type: unknown variant `RLIMIT_BOGUS`"), "{e}");
+
+        let mut v = base();
+        v["process"]["capabilities"] = serde_json::json!({"bounding": ["CAP_CHOWN", "CAP_FLY"]});
+        let e = err(v);
+        assert!(e.starts_with("process.capabilities.bounding"), "{e}");
+        assert!(e.contains("CAP_FLY"), "{e}");
+    }
+
+    #[test]
+    fn version_major_must_be_1() {
+        let mut v = base();
+        v["ociVersion"] = "2.0.0".into();
+        assert!(err(v).starts_with("ociVersion: unsupported version \"2.0.0\""));
+        let mut v = base();
+        v["ociVersion"] = "1.0.2-dev".into();
+        check(v).unwrap();
+    }
+
+    #[test]
+    fn missing_pieces() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("root");
+        assert!(err(v).starts_with("root: missing"));
+        let mut v = base();
+        v["root"]["path"] = "/nonexistent-rootfs-xyz".into();
+        assert_eq!(err(v), "root.path: /nonexistent-rootfs-xyz: no such file or directory");
+        let mut v = base();
+        v["process"].as_object_mut().unwrap().remove("args");
+        assert!(err(v).starts_with("process.args: missing"));
+        let mut v = base();
+        v["process"]["args"] = serde_json::json!([]);
+        assert_eq!(err(v), "process.args: must not be empty");
+        let mut v = base();
+        v["process"]["cwd"] = "tmp".into();
+        assert!(err(v).starts_with("process.cwd:"));
+    }
+
+    #[test]
+    fn mount_destination_must_be_absolute() {
+        let mut v = base();
+        v["mounts"] = serde_json::json!([{"destination": "/proc", "type": "proc"}, {"destination": "data", "type": "tmpfs"}]);
+        assert_eq!(err(v), "mounts[1].destination: \"data\" is not an absolute path");
+    }
+
+    #[test]
+    fn duplicate_namespaces() {
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network"}, {"type": "mount"}]);
+        assert_eq!(err(v), "linux.namespaces[2]: duplicate namespace type mount");
+    }
+
+    #[test]
+    fn rlimit_rules() {
+        let mut v = base();
+        v["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 20}]);
+        assert!(err(v).starts_with("process.rlimits[0]: RLIMIT_NOFILE: soft limit 20 is greater"));
+        let mut v = base();
+        v["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 1}, {"type": "RLIMIT_NOFILE", "hard": 10, "soft": 1}]);
+        assert_eq!(err(v), "process.rlimits[1].type: duplicate RLIMIT_NOFILE");
+    }
+
+    #[test]
+    fn sysctl_needs_own_namespace() {
+        let mut v = base();
+        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+        assert!(err(v).starts_with("linux.sysctl.net.ipv4.ip_forward: needs a new network namespace"));
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network"}, {"type": "ipc"}]);
+        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000", "fs.mqueue.msg_max": "20"});
+        check(v).unwrap();
+        let mut v = base();
+        v["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"});
+        assert!(err(v).contains("not namespaced"));
+    }
+
+    #[test]
+    fn time_offsets_need_time_namespace() {
+        let mut v = base();
+        v["linux"]["timeOffsets"] = serde_json::json!({"monotonic": {"secs": 10}});
+        assert!(err(v.clone()).starts_with("linux.timeOffsets: needs a time namespace"));
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "time"}]);
+        check(v).unwrap();
+    }
+}

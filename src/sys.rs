@@ -1,0 +1,753 @@
+//! Thin, safe wrappers over the raw system calls rt makes. Each returns `io::Result` with the
+//! kernel's errno; callers add the context (which step, which config field).
+//!
+//! Everything that is opened here is `O_CLOEXEC`: the container's process must inherit only
+//! what it is meant to (CVE-2024-21626).
+
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub type Pid = libc::pid_t;
+
+/// Turns a `-1` return into the current errno.
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_int(ret: libc::c_int) -> io::Result<libc::c_int> {
+    check(ret as libc::c_long).map(|r| r as libc::c_int)
+}
+
+/// Retries a call that the kernel interrupted with `EINTR`.
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+pub fn cstring(s: impl AsRef<OsStr>) -> io::Result<CString> {
+    CString::new(s.as_ref().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+pub fn cpath(p: &Path) -> io::Result<CString> {
+    cstring(p.as_os_str())
+}
+
+/// Takes ownership of a raw fd the kernel just returned.
+fn owned(fd: libc::c_long) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful syscall that creates a new descriptor,
+    // nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// processes
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What `clone3` returned: which side of the fork this is.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// `clone3` without a new stack: the child continues here like after `fork`, in the namespaces
+/// `flags` asks for and, with `cgroup`, already in that v2 cgroup (`CLONE_INTO_CGROUP`).
+///
+/// rt is single-threaded, so the child is a complete copy and may allocate and run any code;
+/// it must leave through `_exit` or `execve`, never by returning into the caller's caller.
+pub fn clone3(flags: u64, cgroup: Option<BorrowedFd>) -> io::Result<Forked> {
+    // With CLONE_PARENT the child reports to rt as the caller does, and clone3 wants no exit
+    // signal of its own.
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 };
+    let mut args = CloneArgs { flags, exit_signal, ..Default::default() };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // Anything buffered now would be written twice, once by each side.
+    flush_stdio();
+    // SAFETY: `args` is a valid clone_args of the size passed; no stack is given, so the child
+    // runs on a copy of this stack, as with fork(2).
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
+    };
+    match check(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as Pid)),
+    }
+}
+
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn flush_stdio() {
+    use std::io::Write;
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+}
+
+/// Leaves a cloned child without running the parent's exit handlers or flushing its buffers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no user-space state.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn getpid() -> Pid {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// The status of a child as `waitpid` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell's convention, which runc follows: the code, or 128+N for signal N.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+pub fn waitpid(pid: Pid, flags: libc::c_int) -> io::Result<Option<(Pid, ExitStatus)>> {
+    let mut status = 0;
+    // SAFETY: status is a valid out-pointer.
+    let ret = retry(|| check_int(unsafe { libc::waitpid(pid, &mut status, flags) }))?;
+    if ret == 0 {
+        return Ok(None);
+    }
+    let st = if libc::WIFEXITED(status) {
+        ExitStatus::Exited(libc::WEXITSTATUS(status))
+    } else {
+        ExitStatus::Signaled(libc::WTERMSIG(status))
+    };
+    Ok(Some((ret, st)))
+}
+
+pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    Ok(owned(fd))
+}
+
+pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> io::Result<()> {
+    // SAFETY: a null siginfo is allowed and means "as kill(2) would send it".
+    check(unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+    })?;
+    Ok(())
+}
+
+pub fn kill(pid: Pid, sig: i32) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments.
+    check_int(unsafe { libc::kill(pid, sig) })?;
+    Ok(())
+}
+
+/// Waits up to `timeout_ms` for `fd` to report one of `events`; returns the reported events.
+pub fn poll_one(fd: BorrowedFd, events: libc::c_short, timeout_ms: i32) -> io::Result<libc::c_short> {
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 };
+    // SAFETY: one valid pollfd.
+    retry(|| check_int(unsafe { libc::poll(&mut pfd, 1, timeout_ms) }))?;
+    Ok(pfd.revents)
+}
+
+pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int> {
+    // SAFETY: the prctl options rt uses take integer arguments only.
+    check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
+}
+
+/// Sets the signal the kernel sends this process when its parent dies.
+pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+    prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong).map(drop)
+}
+
+pub fn set_child_subreaper() -> io::Result<()> {
+    prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(drop)
+}
+
+/// Replaces this process image. Returns only on failure.
+pub fn execve(path: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: path, argv and envp are NUL-terminated strings in NULL-terminated arrays that
+    // outlive the call.
+    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+// ---------------------------------------------------------------------------------------------
+// signals
+
+pub fn sigset(signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &s in signals {
+        // SAFETY: valid pointer; an invalid signal number only makes the call fail.
+        unsafe { libc::sigaddset(&mut set, s) };
+    }
+    set
+}
+
+pub fn sigprocmask(how: libc::c_int, set: &libc::sigset_t) -> io::Result<libc::sigset_t> {
+    // SAFETY: sigset_t is plain data.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid sigset_t.
+    check_int(unsafe { libc::sigprocmask(how, set, &mut old) })?;
+    Ok(old)
+}
+
+pub fn signalfd(set: &libc::sigset_t) -> io::Result<OwnedFd> {
+    // SAFETY: valid sigset pointer; -1 asks for a new fd.
+    let fd = check_int(unsafe { libc::signalfd(-1, set, libc::SFD_CLOEXEC) })?;
+    Ok(owned(fd as libc::c_long))
+}
+
+/// Reads one signal number from a signalfd.
+pub fn read_signal(fd: BorrowedFd) -> io::Result<i32> {
+    // SAFETY: signalfd_siginfo is plain data.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: the buffer is exactly one signalfd_siginfo.
+    retry(|| check(unsafe { libc::read(fd.as_raw_fd(), &mut info as *mut _ as *mut libc::c_void, size) } as libc::c_long))?;
+    Ok(info.ssi_signo as i32)
+}
+
+// ---------------------------------------------------------------------------------------------
+// files
+
+pub fn open(path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    openat(None, path, flags, mode)
+}
+
+pub fn openat(dir: Option<BorrowedFd>, path: &Path, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    let dfd = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: valid NUL-terminated path.
+    let fd = retry(|| check_int(unsafe { libc::openat(dfd, c.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) }))?;
+    Ok(owned(fd as libc::c_long))
+}
+
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `openat2(2)`: with `RESOLVE_IN_ROOT` every `..` and absolute symlink stays below `dir`.
+pub fn openat2(dir: BorrowedFd, path: &Path, flags: libc::c_int, mode: libc::mode_t, resolve: u64) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode as u64, resolve };
+    // SAFETY: valid path and open_how of the size passed.
+    let fd = retry(|| {
+        check(unsafe {
+            libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
+        })
+    })?;
+    Ok(owned(fd))
+}
+
+pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {
+    // SAFETY: stat is plain data, filled by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    check_int(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+pub fn fstatfs(fd: BorrowedFd) -> io::Result<libc::statfs> {
+    // SAFETY: statfs is plain data, filled by the kernel.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    check_int(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+pub fn mkdirat(dir: BorrowedFd, name: &Path, mode: libc::mode_t) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) })?;
+    Ok(())
+}
+
+pub fn mknodat(dir: BorrowedFd, name: &Path, mode: libc::mode_t, dev: libc::dev_t) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::mknodat(dir.as_raw_fd(), c.as_ptr(), mode, dev) })?;
+    Ok(())
+}
+
+pub fn mkfifoat(dir: BorrowedFd, name: &Path, mode: libc::mode_t) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::mkfifoat(dir.as_raw_fd(), c.as_ptr(), mode) })?;
+    Ok(())
+}
+
+pub fn symlinkat(target: &Path, dir: BorrowedFd, name: &Path) -> io::Result<()> {
+    let t = cpath(target)?;
+    let n = cpath(name)?;
+    // SAFETY: valid paths.
+    check_int(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn unlinkat(dir: Option<BorrowedFd>, name: &Path, flags: libc::c_int) -> io::Result<()> {
+    let c = cpath(name)?;
+    let dfd = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    // SAFETY: valid path.
+    check_int(unsafe { libc::unlinkat(dfd, c.as_ptr(), flags) })?;
+    Ok(())
+}
+
+/// Changes owner without following a final symlink; an empty `name` means `dir` itself.
+pub fn fchownat(dir: BorrowedFd, name: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    let c = cpath(name)?;
+    let flags = libc::AT_SYMLINK_NOFOLLOW | if name.as_os_str().is_empty() { libc::AT_EMPTY_PATH } else { 0 };
+    // SAFETY: valid path.
+    check_int(unsafe { libc::fchownat(dir.as_raw_fd(), c.as_ptr(), uid, gid, flags) })?;
+    Ok(())
+}
+
+pub fn fchmod(fd: BorrowedFd, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::fchmod(fd.as_raw_fd(), mode) })?;
+    Ok(())
+}
+
+pub fn fchmodat(dir: BorrowedFd, name: &Path, mode: libc::mode_t) -> io::Result<()> {
+    let c = cpath(name)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), mode, 0) })?;
+    Ok(())
+}
+
+pub fn fchdir(fd: BorrowedFd) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::fchdir(fd.as_raw_fd()) })?;
+    Ok(())
+}
+
+pub fn chdir(path: &Path) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::chdir(c.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn chroot(path: &Path) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::chroot(c.as_ptr()) })?;
+    Ok(())
+}
+
+pub fn flock(fd: BorrowedFd, op: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    retry(|| check_int(unsafe { libc::flock(fd.as_raw_fd(), op) }))?;
+    Ok(())
+}
+
+pub fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is valid for its length.
+        let n = retry(|| check(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr() as *const libc::c_void, buf.len()) } as libc::c_long))?;
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+pub fn read(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for its length.
+    let n = retry(|| check(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } as libc::c_long))?;
+    Ok(n as usize)
+}
+
+pub fn readlinkat(dir: BorrowedFd, name: &Path) -> io::Result<std::path::PathBuf> {
+    let c = cpath(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: buf is valid for its length.
+    let n = check(unsafe { libc::readlinkat(dir.as_raw_fd(), c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) } as libc::c_long)?;
+    buf.truncate(n as usize);
+    Ok(std::path::PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf)))
+}
+
+/// Marks every fd from `first` up close-on-exec (`CLOSE_RANGE_CLOEXEC`), so that only the
+/// preserved ones and stdio reach the container's process.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: plain syscall with integer arguments.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })?;
+    Ok(())
+}
+
+pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
+    // SAFETY: plain syscall; replacing `new` is what the caller asks for.
+    check_int(unsafe { libc::dup2(old, new) })?;
+    Ok(())
+}
+
+/// Clears `FD_CLOEXEC`, for an fd that must survive execve.
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain fcntl on an fd number.
+    check_int(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// mounts
+
+pub fn mount(source: Option<&Path>, target: &Path, fstype: Option<&str>, flags: libc::c_ulong, data: Option<&str>) -> io::Result<()> {
+    let src = source.map(cpath).transpose()?;
+    let tgt = cpath(target)?;
+    let typ = fstype.map(cstring).transpose()?;
+    let dat = data.map(cstring).transpose()?;
+    let p = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: every pointer is a NUL-terminated string or null, as mount(2) allows.
+    check_int(unsafe { libc::mount(p(&src), tgt.as_ptr(), p(&typ), flags, p(&dat) as *const libc::c_void) })?;
+    Ok(())
+}
+
+pub fn umount2(target: &Path, flags: libc::c_int) -> io::Result<()> {
+    let c = cpath(target)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::umount2(c.as_ptr(), flags) })?;
+    Ok(())
+}
+
+pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
+    let n = cpath(new_root)?;
+    let o = cpath(put_old)?;
+    // SAFETY: valid paths.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) })?;
+    Ok(())
+}
+
+/// The path through which the kernel reaches the object behind `fd` (procfs magic link); used
+/// as a mount source or target so that the mount lands on exactly the inode rt resolved.
+pub fn fd_path(fd: BorrowedFd) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x02;
+pub const MOUNT_ATTR_NODEV: u64 = 0x04;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x08;
+pub const MOUNT_ATTR__ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x00;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+#[repr(C)]
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
+/// `mount_setattr(2)` on the mount `fd` is the root of (`recursive`: and every mount below).
+pub fn mount_setattr(fd: BorrowedFd, recursive: bool, attr: &MountAttr) -> io::Result<()> {
+    let empty = c"";
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
+    // SAFETY: empty path with AT_EMPTY_PATH acts on fd; attr is a valid mount_attr of the size passed.
+    check(unsafe {
+        libc::syscall(libc::SYS_mount_setattr, fd.as_raw_fd(), empty.as_ptr(), flags, attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+    })?;
+    Ok(())
+}
+
+pub fn setns(fd: BorrowedFd, nstype: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::setns(fd.as_raw_fd(), nstype) })?;
+    Ok(())
+}
+
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::unshare(flags) })?;
+    Ok(())
+}
+
+/// The namespace type of an nsfs fd (`NS_GET_NSTYPE`), to check a `path` names what it claims.
+pub fn ns_type(fd: BorrowedFd) -> io::Result<libc::c_int> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: the ioctl takes no argument and returns the type.
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) })
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: buffer and its length.
+    check_int(unsafe { libc::sethostname(name.as_ptr() as *const libc::c_char, name.len()) })?;
+    Ok(())
+}
+
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: buffer and its length.
+    check_int(unsafe { libc::setdomainname(name.as_ptr() as *const libc::c_char, name.len()) })?;
+    Ok(())
+}
+
+/// Brings the loopback interface of the current network namespace up.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain socket creation.
+    let s = check_int(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    let sock = owned(s as libc::c_long);
+    // SAFETY: ifreq is plain data.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    // SAFETY: valid socket and ifreq; SIOCSIFFLAGS reads the name and flags.
+    check_int(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// credentials
+
+pub fn setgroups(groups: &[u32]) -> io::Result<()> {
+    // SAFETY: pointer and length of a valid slice.
+    check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) })?;
+    Ok(())
+}
+
+/// The raw syscall, not glibc's wrapper: glibc would broadcast to threads (there are none) and
+/// the raw call changes exactly this task.
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+    Ok(())
+}
+
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })?;
+    Ok(())
+}
+
+pub fn umask(mask: libc::mode_t) -> libc::mode_t {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask) }
+}
+
+pub fn personality(persona: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::personality(persona) })?;
+    Ok(())
+}
+
+pub fn getrlimit(resource: libc::c_int) -> io::Result<(u64, u64)> {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: valid out-pointer.
+    check_int(unsafe { libc::getrlimit(resource as _, &mut r) })?;
+    Ok((r.rlim_cur, r.rlim_max))
+}
+
+pub fn setrlimit(resource: libc::c_int, soft: u64, hard: u64) -> io::Result<()> {
+    let r = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+    // SAFETY: valid pointer.
+    check_int(unsafe { libc::setrlimit(resource as _, &r) })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// sockets
+
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: valid out-array of two ints.
+    check_int(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+    Ok((owned(fds[0] as libc::c_long), owned(fds[1] as libc::c_long)))
+}
+
+/// Sends one datagram, with `fds` attached as `SCM_RIGHTS`.
+pub fn send_with_fds(sock: BorrowedFd, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    // SAFETY: msghdr is plain data.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    let fd_bytes = std::mem::size_of_val(fds) as u32;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let mut cbuf = vec![0u8; if fds.is_empty() { 0 } else { (unsafe { libc::CMSG_SPACE(fd_bytes) }) as usize }];
+    if !fds.is_empty() {
+        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = cbuf.len() as _;
+        // SAFETY: msg_control points at a buffer of CMSG_SPACE(fd_bytes) bytes, so the first
+        // header and its data fit.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(fd_bytes) as _;
+            std::ptr::copy_nonoverlapping(fds.as_ptr() as *const u8, libc::CMSG_DATA(c), fd_bytes as usize);
+        }
+    }
+    // SAFETY: msg points at valid iov and control buffers.
+    retry(|| check(unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) } as libc::c_long))?;
+    Ok(())
+}
+
+/// Receives one datagram and the fds that came with it. An empty result means the peer closed.
+pub fn recv_with_fds(sock: BorrowedFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    let mut cbuf = [0u64; 16]; // room for a few fds, aligned for cmsghdr
+    // SAFETY: msghdr is plain data.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+    // SAFETY: msg points at valid buffers.
+    let n = retry(|| check(unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long))?;
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled msg_control; CMSG_* walk it within msg_controllen.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c) as *const RawFd;
+                let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, fds))
+}
+
+/// The errno's text the way runc (Go) prints it: lower-case, "no such file or directory".
+/// Engines match on these words (Podman maps "no such file or directory" to exit code 127).
+pub fn errno_text(e: &io::Error) -> String {
+    let Some(n) = e.raw_os_error() else { return e.to_string() };
+    // SAFETY: strerror returns a pointer to a string that lives at least until the next call.
+    let s = unsafe { CStr::from_ptr(libc::strerror(n)) }.to_string_lossy().into_owned();
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+pub const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+/// `open_tree(2)`: with `OPEN_TREE_CLONE`, a detached copy of the mount at `path` (relative to
+/// `dir`, or `dir` itself when `path` is empty), and with `recursive` of those below it too.
+pub fn open_tree(dir: Option<BorrowedFd>, path: &Path, clone: bool, recursive: bool) -> io::Result<OwnedFd> {
+    let c = cpath(path)?;
+    let dfd = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+    let mut flags = libc::O_CLOEXEC as libc::c_uint;
+    if clone {
+        flags |= OPEN_TREE_CLONE;
+    }
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    if path.as_os_str().is_empty() {
+        flags |= libc::AT_EMPTY_PATH as libc::c_uint;
+    }
+    // SAFETY: valid path; integer flags.
+    let fd = check(unsafe { libc::syscall(libc::SYS_open_tree, dfd, c.as_ptr(), flags) })?;
+    Ok(owned(fd))
+}
+
+/// Attaches the detached mount `from` on top of the object `to` refers to.
+pub fn move_mount(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
+    let empty = c"";
+    // SAFETY: empty paths with the *_EMPTY_PATH flags act on the two fds.
+    check(unsafe {
+        libc::syscall(libc::SYS_move_mount, from.as_raw_fd(), empty.as_ptr(), to.as_raw_fd(), empty.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+    })?;
+    Ok(())
+}
+
+/// Sets the effective, permitted and inheritable capability sets in one `capset(2)`.
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let hdr = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let lo = |v: u64| v as u32;
+    let hi = |v: u64| (v >> 32) as u32;
+    let data = [
+        Data { effective: lo(effective), permitted: lo(permitted), inheritable: lo(inheritable) },
+        Data { effective: hi(effective), permitted: hi(permitted), inheritable: hi(inheritable) },
+    ];
+    // SAFETY: a v3 header and the two data words it requires.
+    check(unsafe { libc::syscall(libc::SYS_capset, &hdr as *const Header, data.as_ptr()) })?;
+    Ok(())
+}
+
+/// `access(2)` as the effective ids (`AT_EACCESS`): whether this process may execute `path`.
+pub fn can_execute(path: &Path) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: valid path.
+    check_int(unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) })?;
+    Ok(())
+}
+
+/// poll(2) over several fds; returns how many reported something.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: fds is a valid array of pollfd of the length passed.
+    let n = retry(|| check_int(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }))?;
+    Ok(n as usize)
+}
