@@ -205,14 +205,7 @@ pub fn kill(g: &Global, id: &str, signal: &str, all: bool) -> Result<()> {
         return if all { Ok(()) } else { Err(Error::NotRunning) };
     }
     if all {
-        for pid in st.cgroup.pids()? {
-            if let Err(e) = sys::kill(pid, sig) {
-                if e.raw_os_error() != Some(libc::ESRCH) {
-                    return Err(e).ctx("unable to signal container processes");
-                }
-            }
-        }
-        return Ok(());
+        return Ok(st.cgroup.kill_all(sig)?);
     }
     signal_init(&st, sig)
 }
@@ -262,15 +255,14 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
 /// SIGKILL to the init (and, without a pid namespace of its own, to the rest of the cgroup),
 /// then up to 10 s for it to be gone.
 fn stop(st: &State) -> Result<()> {
-    let _ = st.cgroup.thaw();
-    match signal_init(st, libc::SIGKILL) {
-        Ok(()) | Err(Error::NotRunning) => {}
-        Err(e) => return Err(e),
-    }
-    if !st.own_pid_ns {
-        for pid in st.cgroup.pids().unwrap_or_default() {
-            let _ = sys::kill(pid, libc::SIGKILL);
+    if st.own_pid_ns {
+        let _ = st.cgroup.thaw();
+        match signal_init(st, libc::SIGKILL) {
+            Ok(()) | Err(Error::NotRunning) => {}
+            Err(e) => return Err(e),
         }
+    } else {
+        st.cgroup.kill_all(libc::SIGKILL)?;
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while st.init_alive() {
@@ -407,7 +399,10 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
         }
     }
     let own_cgroup_ns = ns.has(LinuxNamespaceType::Cgroup);
-    let rootfs_plan = rootfs::plan(&spec, &bundle, &rootfs, o.no_pivot, cgroup.container_mounts(), own_cgroup_ns)?;
+    // On a hybrid host the container sees the v1 hierarchies, as with runc.
+    let pure_v2 = cgroup.is_pure_v2();
+    let cgroup_mounts = cgroup.container_mounts().into_iter().filter(|m| pure_v2 || m.fstype == "cgroup").collect();
+    let rootfs_plan = rootfs::plan(&spec, &bundle, &rootfs, o.no_pivot, cgroup_mounts, own_cgroup_ns)?;
     Ok(Plan { spec, bundle, rootfs, ns, cgroup, process, rootfs_plan })
 }
 
@@ -432,9 +427,13 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
 
     p.cgroup.create()?;
     guard.cgroup = Some(&p.cgroup);
-    if let Some(res) = p.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        p.cgroup.apply(res)?;
+    // Even without `resources`: the device rules start from "deny all" plus the defaults.
+    let default_resources = oci_spec::runtime::LinuxResources::default();
+    let res = p.spec.linux().as_ref().and_then(|l| l.resources().as_ref()).unwrap_or(&default_resources);
+    for skipped in p.cgroup.ignored(res) {
+        logging::warn(&format!("{skipped} is not supported on this host's cgroups: ignored"));
     }
+    p.cgroup.apply(res)?;
     let cgroup_fd = p.cgroup.clone_into_fd()?;
     p.ns.open_joins()?;
 

@@ -1,7 +1,6 @@
 //! rt: an OCI runtime. `main.rs` is the command line; everything it calls lives here.
 
 pub mod cgroups;
-mod cgroups_pending;
 pub mod channel;
 pub mod container;
 pub mod error;

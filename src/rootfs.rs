@@ -19,18 +19,7 @@ use crate::error::{Context, Error, Prefix, Result};
 use crate::sys::{self, MountAttr};
 
 /// A cgroup filesystem to show at the container's `/sys/fs/cgroup`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupMount {
-    /// Below the cgroup mount's destination: `memory`, `systemd`, `unified`; empty for a pure
-    /// v2 host (cgroup2 right at the destination).
-    pub dir: String,
-    pub fstype: &'static str,
-    /// v1: the hierarchy's controllers or name (`memory`, `cpu,cpuacct`, `none,name=systemd`).
-    pub options: String,
-    /// The container's cgroup directory in this hierarchy on the host: bound when the
-    /// container has no cgroup namespace of its own.
-    pub host_dir: PathBuf,
-}
+pub use crate::cgroups::ContainerMount as CgroupMount;
 
 /// Everything the init needs to build the root, decided before the clone.
 pub struct RootfsPlan {

@@ -74,12 +74,16 @@ fn relative_path_below_own_cgroup() {
     c.args(&["/bin/sleep", "60"]);
     c.create().ok();
     assert_in(&all_dirs(&c.cg, &rel), c.pid());
+    if crate::rig::rig().is_rt() {
+        // rt places the unified hierarchy below its own cgroup too (runc 1.1.5 does not)
+        assert_in(&unified_dir(&c.cg, &rel), c.pid());
+    }
     c.delete_force().ok();
-    for (key, d) in all_dirs(&c.cg, &rel) {
+    for (key, d) in all_dirs(&c.cg, &rel).into_iter().chain(unified_dir(&c.cg, &rel)) {
         assert!(!d.exists(), "{key}: {} not removed on delete", d.display());
     }
-    // runc removes the leaf only; the parent it created stays (we remove it)
-    for (_, d) in all_dirs(&c.cg, &parent) {
+    // the runtime removes the leaf only; the parent it created stays (we remove it)
+    for (_, d) in all_dirs(&c.cg, &parent).into_iter().chain(unified_dir(&c.cg, &parent)) {
         let _ = std::fs::remove_dir(d);
     }
     // runc 1.1.5 also made (and left) <unified root>/<parent>: its hybrid-mode bug, tested on
