@@ -76,14 +76,17 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         Status::Paused => return Err(Error::msg("cannot start a container in the paused state")),
         Status::Creating => return Err(Error::msg("cannot start a container that is still being created")),
     }
-    let fifo_path = dir.path.join(state::EXEC_FIFO);
-    // Non-blocking: opening the read side releases the init, blocked opening the write side;
-    // the byte it then writes says it got there. If it dies instead, its pidfd says so.
-    let fifo = sys::open(&fifo_path, libc::O_RDONLY | libc::O_NONBLOCK, 0).ctx("open exec.fifo")?;
+    // The pidfd first, while the init is still parked (it cannot pass the fifo before we open
+    // it), so that it is this init and not a later process with the same pid; after the fifo
+    // is open, the init may exec and even exit before we look again.
     let pidfd = sys::pidfd_open(st.pid).ctx("open the init's pidfd")?;
     if !st.init_alive() {
         return Err(Error::msg("cannot start a container that has stopped"));
     }
+    let fifo_path = dir.path.join(state::EXEC_FIFO);
+    // Non-blocking: opening the read side releases the init, blocked opening the write side;
+    // the byte it then writes says it got there. If it dies instead, its pidfd says so.
+    let fifo = sys::open(&fifo_path, libc::O_RDONLY | libc::O_NONBLOCK, 0).ctx("open exec.fifo")?;
     loop {
         let mut fds = [
             libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&fifo), events: libc::POLLIN, revents: 0 },
@@ -378,6 +381,12 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
         return Err(Error::msg("--console-socket: terminals are not supported yet"));
     }
     let ns = namespaces::plan(linux)?;
+    if !ns.has(LinuxNamespaceType::Mount) {
+        let skipped = rootfs::needs_mount_namespace(&spec);
+        if !skipped.is_empty() {
+            logging::warn(&format!("no mount namespace: {} ignored (they would change the host's mounts)", skipped.join(", ")));
+        }
+    }
     if ns.has(LinuxNamespaceType::User) {
         return Err(Error::spec("linux.namespaces", "user namespaces are not supported yet"));
     }
@@ -389,7 +398,9 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
     }
     let layout = Layout::detect()?;
     let cgroup = Cgroup::plan(&layout, linux.cgroups_path().as_deref(), id)?;
-    let mut process = process::plan(&spec, o.preserve_fds)?;
+    let listen_fds = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse().ok()).filter(|&n: &u32| n > 0);
+    let keyring = (!o.no_new_keyring).then(|| format!("_ses.{id}"));
+    let mut process = process::plan(&spec, o.preserve_fds, listen_fds, keyring)?;
     if let Some(c) = process.caps.as_mut() {
         if (c.bounding | c.effective | c.permitted | c.inheritable | c.ambient) >> 38 != 0 {
             let unknown = c.limit_to(process::last_cap());
@@ -474,6 +485,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         close_in_child: [Some(lock_fd), Some(parent_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd())].into_iter().flatten().collect(),
     };
 
+    logging::debug(|| format!("create {id}: clone flags {clone_flags:#x}, intermediate {}, placement after clone {needs_placement}", p.ns.needs_intermediate()));
     let init_pid = if p.ns.needs_intermediate() {
         match sys::clone3(0, cgroup_fd.as_ref().map(|f| f.as_fd())).ctx("clone")? {
             Forked::Child => init::intermediate(&init_plan, clone_flags as u64),
@@ -501,6 +513,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         }
     };
 
+    logging::debug(|| format!("create {id}: init is pid {init_pid}"));
     if needs_placement {
         p.cgroup.add_pid(init_pid, cgroup_fd.is_some())?;
         parent_end.send(&Msg::Placed)?;
@@ -516,6 +529,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         }
     }
 
+    logging::debug(|| format!("create {id}: init ready"));
     let start_time = state::proc_stat(init_pid).map(|s| s.start_time).ok_or_else(|| Error::msg("container init died"))?;
     let st = State {
         oci_version: spec::OCI_VERSION.to_owned(),

@@ -141,13 +141,20 @@ fn setup(p: &InitPlan) -> Result<(PathBuf, Vec<String>)> {
         process::write_oom_score_adj(v)?;
     }
 
-    rootfs::setup(p.rootfs, p.spec)?;
+    if p.ns.has(LinuxNamespaceType::Mount) {
+        rootfs::setup(p.rootfs, p.spec)?;
+    } else {
+        rootfs::enter_without_mount_namespace(p.rootfs)?;
+    }
 
     let proc_ = p.process;
     process::create_cwd(&proc_.cwd)?;
     process::apply_rlimits(&proc_.rlimits)?;
     if let Some(pers) = proc_.personality {
         sys::personality(pers).ctx("linux.personality")?;
+    }
+    if let Some(name) = &proc_.session_keyring {
+        process::join_keyring(name)?;
     }
     let mut env = proc_.env.clone();
     process::finish_env(&mut env, proc_.uid);

@@ -49,14 +49,27 @@ pub struct ProcessPlan {
     pub personality: Option<libc::c_ulong>,
     /// fds 3 .. 3+N the caller passed to rt that the process keeps.
     pub preserve_fds: u32,
+    /// The session keyring to join (runc's `_ses.<id>`); None with `--no-new-keyring`.
+    pub session_keyring: Option<String>,
 }
 
-pub fn plan(spec: &Spec, preserve_fds: u32) -> Result<ProcessPlan> {
+/// `listen_fds`: the caller's `LISTEN_FDS` (socket activation), passed on as runc does.
+pub fn plan(spec: &Spec, preserve_fds: u32, listen_fds: Option<u32>, keyring: Option<String>) -> Result<ProcessPlan> {
     let p: &Process = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
     let user = p.user();
+    let mut env = p.env().clone().unwrap_or_default();
+    if let Some(n) = listen_fds {
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".to_owned());
+    }
+    if let Some(flags) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()).and_then(|p| p.flags().as_ref()) {
+        if !flags.is_empty() {
+            return Err(Error::spec("linux.personality.flags", "runtime-spec defines no flags yet"));
+        }
+    }
     Ok(ProcessPlan {
         args: p.args().clone().unwrap_or_default(),
-        env: p.env().clone().unwrap_or_default(),
+        env,
         cwd: p.cwd().clone(),
         uid: user.uid(),
         gid: user.gid(),
@@ -73,7 +86,8 @@ pub fn plan(spec: &Spec, preserve_fds: u32) -> Result<ProcessPlan> {
             };
             base as libc::c_ulong
         }),
-        preserve_fds,
+        preserve_fds: preserve_fds + listen_fds.unwrap_or(0),
+        session_keyring: keyring,
     })
 }
 
@@ -168,6 +182,18 @@ pub fn write_oom_score_adj(v: i32) -> Result<()> {
     std::fs::write("/proc/self/oom_score_adj", v.to_string()).with_ctx(|| format!("process.oomScoreAdj: write {v}"))
 }
 
+/// A session keyring of the container's own, so that keys of rt's session do not leak in;
+/// searchable by its user, as runc leaves it. A kernel without keyrings is not an error.
+pub fn join_keyring(name: &str) -> Result<()> {
+    let id = match sys::join_session_keyring(name) {
+        Ok(id) => id,
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return Ok(()),
+        Err(e) => return Err(e).ctx("join session keyring (use --no-new-keyring to skip)"),
+    };
+    const KEY_USR_SEARCH: u32 = 0x0008_0000;
+    sys::key_add_perm(id, KEY_USR_SEARCH).ctx("set session keyring permissions")
+}
+
 /// Bounding set first (it needs CAP_SETPCAP, which the uid change may take), then the ids with
 /// the capabilities kept across the change, then the other four sets.
 pub fn switch_user(p: &ProcessPlan) -> Result<()> {
@@ -182,7 +208,9 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
     sys::setresgid(p.gid).with_ctx(|| format!("process.user.gid: setresgid {}", p.gid))?;
     sys::setresuid(p.uid).with_ctx(|| format!("process.user.uid: setresuid {}", p.uid))?;
     if let Some(c) = &p.caps {
-        sys::capset(c.effective, c.permitted, c.inheritable).ctx("process.capabilities: capset")?;
+        if let Err(e) = sys::capset(c.effective, c.permitted, c.inheritable) {
+            return Err(capset_error(e, c));
+        }
         let amb = c.raisable_ambient();
         for i in (0..64).filter(|i| amb & (1u64 << i) != 0) {
             // SAFETY: integer-only prctl.
@@ -196,6 +224,18 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A capset refusal names what rt itself lacks: a container cannot get more than its runtime has.
+fn capset_error(e: std::io::Error, c: &CapSets) -> Error {
+    let held = caps::read(None, caps::CapSet::Permitted).map(|s| s.iter().fold(0u64, |m, c| m | c.bitmask())).unwrap_or(u64::MAX);
+    let missing: Vec<String> = caps::all().into_iter().filter(|cap| (c.permitted | c.effective) & !held & cap.bitmask() != 0).map(|cap| cap.to_string()).collect();
+    if e.raw_os_error() == Some(libc::EPERM) && !missing.is_empty() {
+        let mut missing = missing;
+        missing.sort();
+        return Error::msg(format!("process.capabilities: rt does not hold {} itself, so it cannot give them to the container", missing.join(", ")));
+    }
+    Err::<(), _>(e).ctx("process.capabilities: capset").unwrap_err()
 }
 
 fn drop_bounding(keep: u64) -> Result<()> {
@@ -304,7 +344,7 @@ mod tests {
         let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "capabilities": {
             "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
             "effective": ["CAP_KILL"], "ambient": ["CAP_KILL"]}}));
-        let p = plan(&s, 0).unwrap();
+        let p = plan(&s, 0, None, None).unwrap();
         let c = p.caps.unwrap();
         assert_eq!(c.bounding, 0x2000_0420);
         assert_eq!(c.effective, 1 << 5);
@@ -323,18 +363,19 @@ mod tests {
     #[test]
     fn defaults() {
         let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6]}, "args": ["sh"]}));
-        let p = plan(&s, 2).unwrap();
+        let p = plan(&s, 2, Some(1), None).unwrap();
         assert_eq!(p.umask, 0o022);
         assert!(p.caps.is_none());
         assert_eq!(p.additional_gids, vec![5, 6]);
         assert!(!p.no_new_privileges);
-        assert_eq!(p.preserve_fds, 2);
+        assert_eq!(p.preserve_fds, 3);
+        assert_eq!(p.env[p.env.len() - 2..], ["LISTEN_FDS=1".to_owned(), "LISTEN_PID=1".to_owned()]);
     }
 
     #[test]
     fn rlimit_fields() {
         let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]}));
-        let p = plan(&s, 0).unwrap();
+        let p = plan(&s, 0, None, None).unwrap();
         assert_eq!(p.rlimits, vec![Rlimit { resource: libc::RLIMIT_NOFILE as i32, soft: 10, hard: 20, field: "process.rlimits[0] (RLIMIT_NOFILE)".into() }]);
     }
 

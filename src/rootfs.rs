@@ -63,7 +63,9 @@ pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool, cgroup_mo
 
 /// Builds the root and switches to it. Runs in the init, in its own mount namespace.
 pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
-    sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: set propagation of /")?;
+    // An unbindable / would refuse the rootfs bind below: that one is applied after pivot_root.
+    let base = if plan.root_propagation & libc::MS_UNBINDABLE != 0 { libc::MS_SLAVE | libc::MS_REC } else { plan.root_propagation };
+    sys::mount(None, Path::new("/"), None, base, None).ctx("linux.rootfsPropagation: set propagation of /")?;
     if plan.root_propagation & libc::MS_SHARED != 0 {
         // pivot_root refuses a new root whose parent mount is shared.
         make_parent_private(&plan.rootfs)?;
@@ -103,9 +105,10 @@ pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
     } else {
         pivot(&plan.rootfs)?;
     }
-    if plan.root_propagation & libc::MS_SHARED != 0 {
-        // pivot_root cannot take a shared new root: the root becomes shared only now.
-        sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: make / shared")?;
+    if plan.root_propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
+        // pivot_root cannot take a shared new root, and an unbindable one could not have been
+        // bound: the new root gets these only now.
+        sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: set propagation of the new /")?;
     }
     if plan.readonly {
         let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("root.readonly: open /")?;
@@ -113,6 +116,39 @@ pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
         sys::mount_setattr(root.as_fd(), false, &attr).ctx("root.readonly: remount / read-only")?;
     }
     Ok(())
+}
+
+/// Without a mount namespace of its own the container shares the host's mounts: rt only
+/// changes its root. What would have to be mounted is skipped (with a warning at create), as
+/// mounting it would change the host.
+pub fn enter_without_mount_namespace(plan: &RootfsPlan) -> Result<()> {
+    sys::chroot(&plan.rootfs).with_ctx(|| format!("root.path: chroot {}", plan.rootfs.display()))?;
+    sys::chdir(Path::new("/")).ctx("chdir /")
+}
+
+/// The fields that need a mount namespace, for the warning when there is none.
+pub fn needs_mount_namespace(spec: &Spec) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    let linux = spec.linux().as_ref();
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        fields.push("mounts");
+    }
+    if linux.and_then(|l| l.masked_paths().as_ref()).is_some_and(|m| !m.is_empty()) {
+        fields.push("linux.maskedPaths");
+    }
+    if linux.and_then(|l| l.readonly_paths().as_ref()).is_some_and(|m| !m.is_empty()) {
+        fields.push("linux.readonlyPaths");
+    }
+    if linux.and_then(|l| l.devices().as_ref()).is_some_and(|m| !m.is_empty()) {
+        fields.push("linux.devices");
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        fields.push("root.readonly");
+    }
+    if linux.and_then(|l| l.rootfs_propagation().as_ref()).is_some_and(|p| !p.is_empty()) {
+        fields.push("linux.rootfsPropagation");
+    }
+    fields
 }
 
 /// The parent mount of `rootfs` made private (only needed when `/` was made shared).

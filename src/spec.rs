@@ -109,9 +109,6 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
                 }
             }
         }
-        if !seen.contains(&LinuxNamespaceType::Mount) {
-            return Err(Error::spec("linux.namespaces", "needs a mount namespace: rt does not change the host's root"));
-        }
         if let Some(tz) = linux.time_offsets() {
             if !seen.contains(&LinuxNamespaceType::Time) {
                 return Err(Error::spec("linux.timeOffsets", "needs a time namespace in linux.namespaces"));

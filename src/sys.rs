@@ -751,3 +751,28 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
     let n = retry(|| check_int(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }))?;
     Ok(n as usize)
 }
+
+const KEYCTL_DESCRIBE: libc::c_int = 6;
+const KEYCTL_SETPERM: libc::c_int = 5;
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+
+/// Joins (creating it if needed) the session keyring `name`; returns its serial.
+pub fn join_session_keyring(name: &str) -> io::Result<i32> {
+    let c = cstring(name)?;
+    // SAFETY: valid NUL-terminated name.
+    let id = check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) })?;
+    Ok(id as i32)
+}
+
+/// Adds permission bits to a key: its description says what they are now.
+pub fn key_add_perm(id: i32, add: u32) -> io::Result<()> {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is valid for its length.
+    let n = check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_DESCRIBE, id, buf.as_mut_ptr(), buf.len()) })? as usize;
+    // "type;uid;gid;perm;description"
+    let desc = String::from_utf8_lossy(&buf[..n.min(buf.len())]);
+    let perm = desc.split(';').nth(3).and_then(|p| u32::from_str_radix(p.trim_end_matches('\0'), 16).ok()).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, perm | add) })?;
+    Ok(())
+}
