@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RT := target/release/rt
 
-.PHONY: all build demo test unit integration probe rootfs clean
+.PHONY: all build demo test unit integration probe rootfs bench clean
 
 all: build
 
@@ -30,6 +30,12 @@ rootfs: probe
 integration: rootfs
 	$(CARGO) test --test integration -- $(IT_ARGS)
 
+# rt against runc and crun, side by side (integration/bench/README.md). Not a test: timings
+# only mean something on a quiet machine. BENCH_ARGS=--quick for a short run.
+BENCH_ARGS ?=
+bench: build
+	integration/bench/bench.sh $(BENCH_ARGS)
+
 clean:
 	$(CARGO) clean
-	rm -rf build
+	rm -rf build integration/probe/target
