@@ -9,7 +9,15 @@ all: build
 build:
 	$(CARGO) build --release
 
-# demo / test targets: filled in by the core issue
+# The two commands of the README. Both need root.
+#   make demo: build rt and a busybox bundle (build/demo), then `rt run build/demo/`
+#   make test: unit tests, then real containers on this host (v1/hybrid cgroups)
+demo: build
+	sh integration/demo.sh $(RT) build/demo
+
+test: rootfs
+	$(CARGO) test --lib
+	$(CARGO) test --test integration -- $(IT_ARGS)
 
 # --- integration rig (integration/README.md) --------------------------------------------------
 # The probe: a static helper that reports the container's view as JSON, copied into the rootfs.

@@ -4,7 +4,7 @@
 # Builds the integration-test root filesystem in DIR (replacing what was there): Debian's static
 # busybox with its applet links, minimal /etc/passwd and /etc/group, and the test probe as
 # /bin/probe (PROBE, default integration/probe/target/x86_64-unknown-linux-gnu/release/probe;
-# `make probe` builds it). Needs no registry: busybox comes from the busybox-static package,
+# `make probe` builds it; `none` leaves it out, as `make demo` does). Needs no registry: busybox comes from the busybox-static package,
 # installed here if missing (root).
 #
 # Users and groups (the tests rely on these):
@@ -20,7 +20,7 @@ PROBE=${2:-$HERE/probe/target/x86_64-unknown-linux-gnu/release/probe}
 # absolute paths: the build below runs from inside the new tree
 mkdir -p "$(dirname "$1")"
 DIR=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-case $PROBE in /*) ;; *) PROBE=$(pwd)/$PROBE ;; esac
+case $PROBE in /* | none) ;; *) PROBE=$(pwd)/$PROBE ;; esac
 
 BUSYBOX=/bin/busybox
 if ! dpkg -s busybox-static >/dev/null 2>&1; then
@@ -28,7 +28,7 @@ if ! dpkg -s busybox-static >/dev/null 2>&1; then
     apt-get install -y busybox-static >&2 || { apt-get update >&2 && apt-get install -y busybox-static >&2; }
 fi
 [ -x "$BUSYBOX" ] || { echo "$0: $BUSYBOX missing after installing busybox-static" >&2; exit 1; }
-[ -x "$PROBE" ] || { echo "$0: probe not found at $PROBE (run: make probe)" >&2; exit 1; }
+[ "$PROBE" = none ] || [ -x "$PROBE" ] || { echo "$0: probe not found at $PROBE (run: make probe)" >&2; exit 1; }
 
 # Build next to DIR and swap it in, so a failed build never leaves half a rootfs behind.
 TMP=$DIR.tmp.$$
@@ -54,8 +54,10 @@ bin/busybox --list-full | while read -r applet; do
     [ -e "$applet" ] || ln -s "$up/bin/busybox" "$applet"
 done
 
-cp "$PROBE" bin/probe
-chmod 0755 bin/probe
+if [ "$PROBE" != none ]; then
+    cp "$PROBE" bin/probe
+    chmod 0755 bin/probe
+fi
 
 cat > etc/passwd <<'EOF'
 root:x:0:0:root:/root:/bin/sh
