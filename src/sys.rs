@@ -173,23 +173,12 @@ pub fn kill(pid: Pid, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits up to `timeout_ms` for `fd` to report one of `events`; returns the reported events.
-pub fn poll_one(fd: BorrowedFd, events: libc::c_short, timeout_ms: i32) -> io::Result<libc::c_short> {
-    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 };
-    // SAFETY: one valid pollfd.
-    retry(|| check_int(unsafe { libc::poll(&mut pfd, 1, timeout_ms) }))?;
-    Ok(pfd.revents)
-}
 
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int> {
     // SAFETY: the prctl options rt uses take integer arguments only.
     check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
 }
 
-/// Sets the signal the kernel sends this process when its parent dies.
-pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
-    prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong).map(drop)
-}
 
 pub fn set_child_subreaper() -> io::Result<()> {
     prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(drop)
@@ -295,13 +284,6 @@ pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {
     Ok(st)
 }
 
-pub fn fstatfs(fd: BorrowedFd) -> io::Result<libc::statfs> {
-    // SAFETY: statfs is plain data, filled by the kernel.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd and out-pointer.
-    check_int(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
-    Ok(st)
-}
 
 pub fn mkdirat(dir: BorrowedFd, name: &Path, mode: libc::mode_t) -> io::Result<()> {
     let c = cpath(name)?;
@@ -403,14 +385,6 @@ pub fn read(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
-pub fn readlinkat(dir: BorrowedFd, name: &Path) -> io::Result<std::path::PathBuf> {
-    let c = cpath(name)?;
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: buf is valid for its length.
-    let n = check(unsafe { libc::readlinkat(dir.as_raw_fd(), c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) } as libc::c_long)?;
-    buf.truncate(n as usize);
-    Ok(std::path::PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf)))
-}
 
 /// Marks every fd from `first` up close-on-exec (`CLOSE_RANGE_CLOEXEC`), so that only the
 /// preserved ones and stdio reach the container's process.
@@ -421,11 +395,6 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
-pub fn dup2(old: RawFd, new: RawFd) -> io::Result<()> {
-    // SAFETY: plain syscall; replacing `new` is what the caller asks for.
-    check_int(unsafe { libc::dup2(old, new) })?;
-    Ok(())
-}
 
 /// Clears `FD_CLOEXEC`, for an fd that must survive execve.
 pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {

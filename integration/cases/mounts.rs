@@ -18,6 +18,7 @@ pub fn cases() -> Vec<Case> {
         case!(rootfs_propagation_private),
         case!(rootfs_propagation_shared).runc_lacks("runc 1.1.5 applies rootfsPropagation to the parent mount: the container's / never shows shared"),
         case!(tmpfs_options),
+        case!(tmpfs_copy_up),
         case!(mount_flags),
         case!(destination_created_inside_rootfs),
         case!(bind_file_destination_created),
@@ -177,6 +178,27 @@ fn tmpfs_options() {
 }
 
 /// Each mount flag shows in the per-mount options of mountinfo.
+/// runc's `tmpcopyup` extension (Podman's default for tmpfs mounts): the new tmpfs starts with
+/// what the image had at the destination, owners, modes and links included.
+fn tmpfs_copy_up() {
+    let mut c = Ctr::new("tmpcopyup");
+    let seed = c.rootfs().join("srv/data");
+    std::fs::create_dir_all(seed.join("sub")).unwrap();
+    std::fs::write(seed.join("sub/file"), "from the image").unwrap();
+    std::os::unix::fs::symlink("sub/file", seed.join("link")).unwrap();
+    std::os::unix::fs::chown(seed.join("sub/file"), Some(1000), Some(1000)).unwrap();
+    c.mount(json!({ "destination": "/srv/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"] }));
+    let r = c.probe_many(&[&["info"], &["read", "/srv/data/link"], &["stat", "/srv/data/sub/file", "/srv/data/link"], &["write", "/srv/data/new", "x"]]);
+    let m = r[0]["mounts"].as_array().unwrap().iter().rev().find(|m| m["mount_point"] == "/srv/data").unwrap();
+    assert_eq!(m["fs_type"], json!("tmpfs"), "{m}");
+    assert_eq!(r[1]["content"], json!("from the image"), "{}", r[1]);
+    assert_eq!((r[2][0]["uid"].as_u64(), r[2][0]["gid"].as_u64()), (Some(1000), Some(1000)), "{}", r[2]);
+    assert_eq!(r[2][1]["type"], json!("symlink"), "{}", r[2]);
+    // the copy is the tmpfs's: writes do not reach the image
+    assert!(r[3].get("error").is_none(), "{}", r[3]);
+    assert!(!seed.join("new").exists());
+}
+
 fn mount_flags() {
     let mut c = Ctr::new("mountflags");
     // (destination, options, must show, must not show)

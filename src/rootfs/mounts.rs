@@ -287,17 +287,42 @@ pub fn in_root_path(root: BorrowedFd, fd: BorrowedFd) -> Option<PathBuf> {
     p.strip_prefix(&r).ok().map(Path::to_path_buf)
 }
 
-/// runc's `tmpcopyup`: the tmpfs now on `dest` is filled with what the directory under it held.
+/// runc's `tmpcopyup` (Podman asks for it on tmpfs mounts): the tmpfs now on `dest` is filled
+/// with what the directory under it held, owners, modes and links included. `covered` still
+/// reaches the old directory.
 fn copy_up(covered: &OwnedFd, root: BorrowedFd, dest: &Path) -> std::io::Result<()> {
-    let from = std::fs::read_link(sys::fd_path(covered.as_fd()))?;
-    let _ = root;
-    let to = sys::fd_path(paths::open_in_root(root, dest, 0)?.as_fd());
-    let status = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other("cp -a failed"))
+    let mounted = paths::open_in_root(root, dest, 0)?;
+    copy_tree(&sys::fd_path(covered.as_fd()), &sys::fd_path(mounted.as_fd()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let md = std::fs::symlink_metadata(&src)?;
+        let ft = md.file_type();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            // device nodes, fifos and sockets: recreated, not copied
+            let c = sys::cpath(&dst)?;
+            // SAFETY: valid path; mode and rdev come from the original.
+            if unsafe { libc::mknod(c.as_ptr(), md.mode(), md.rdev()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        lchown(&dst, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
