@@ -745,3 +745,71 @@ pub fn key_add_perm(id: i32, add: u32) -> io::Result<()> {
     check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, perm | add) })?;
     Ok(())
 }
+
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// The filesystem type of what `fd` refers to (`statfs.f_type`).
+pub fn fs_type(fd: BorrowedFd) -> io::Result<i64> {
+    // SAFETY: statfs is plain data, filled by the kernel.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    check_int(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.f_type as i64)
+}
+
+/// Whether `fd` is the root directory of a procfs mount: where rt writes to /proc, it goes
+/// through such a handle, never through a path the container could have redirected.
+pub fn is_procfs_root(fd: BorrowedFd) -> io::Result<bool> {
+    const PROC_ROOT_INO: u64 = 1;
+    Ok(fs_type(fd)? == PROC_SUPER_MAGIC && fstat(fd)?.st_ino == PROC_ROOT_INO)
+}
+
+/// The target of a symlink; an empty `name` reads the link `dir` itself is an `O_PATH` fd of.
+pub fn readlinkat(dir: BorrowedFd, name: &Path) -> io::Result<std::path::PathBuf> {
+    let c = cpath(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: buf is valid for its length.
+    let n = check(unsafe { libc::readlinkat(dir.as_raw_fd(), c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) } as libc::c_long)?;
+    buf.truncate(n as usize);
+    Ok(std::path::PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf)))
+}
+
+pub fn fchown(fd: BorrowedFd, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain syscall.
+    check_int(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) })?;
+    Ok(())
+}
+
+/// Reopens what an `O_PATH` fd refers to with real access flags, through procfs `proc` (a
+/// handle rt checked with [`is_procfs_root`]): the same inode, whatever the path now holds.
+pub fn reopen(proc_root: BorrowedFd, fd: BorrowedFd, flags: libc::c_int) -> io::Result<OwnedFd> {
+    openat(Some(proc_root), Path::new(&format!("thread-self/fd/{}", fd.as_raw_fd())), flags, 0)
+}
+
+/// execveat(fd, "", AT_EMPTY_PATH): runs exactly the file rt checked. Returns only on failure.
+pub fn execveat(fd: BorrowedFd, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    let empty = c"";
+    // SAFETY: NUL-terminated arrays of NUL-terminated strings that outlive the call.
+    unsafe { libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), empty.as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH) };
+    io::Error::last_os_error()
+}
+
+/// A procfs instance of the caller's pid namespace that is mounted nowhere (fsopen + fsmount,
+/// never attached): nothing in the container can have put anything over or into it.
+pub fn detached_procfs() -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    let name = c"proc";
+    // SAFETY: valid NUL-terminated filesystem name.
+    let fs = owned(check(unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), FSOPEN_CLOEXEC) })?);
+    // SAFETY: CMD_CREATE takes no key or value.
+    check(unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<u8>(), std::ptr::null::<u8>(), 0) })?;
+    // SAFETY: integer arguments only.
+    let mnt = check(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, 0) })?;
+    Ok(owned(mnt))
+}

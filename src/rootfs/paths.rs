@@ -37,50 +37,86 @@ pub enum Kind {
 /// Resolves `path` inside `root`, creating what is missing (directories, then a directory or
 /// an empty file at the end), and returns an `O_PATH` handle of the final component.
 ///
-/// Existing components, symlinks included, resolve with `RESOLVE_IN_ROOT`; each component rt
-/// creates is opened back with `O_NOFOLLOW`, so a concurrent swap for a symlink fails instead
-/// of redirecting rt.
+/// When something is missing, the walk is rt's own, one component at a time with `O_NOFOLLOW`:
+/// a symlink is read and its target resolved inside the root again (an absolute one from the
+/// root, `..` never above it; magic links are read as text, never followed), so that a
+/// dangling symlink such as an image's /etc/resolv.conf gets its target created inside the
+/// root, as runc does, and a component swapped for a symlink by someone racing rt can only
+/// send it to another place inside the root.
 pub fn create_in_root(root: BorrowedFd, path: &Path, kind: Kind, mode: libc::mode_t) -> std::io::Result<OwnedFd> {
     if let Ok(fd) = open_in_root(root, path, 0) {
         return Ok(fd);
     }
-    let rel = relative(path);
-    let parts: Vec<_> = rel.components().collect();
-    // Find the deepest existing ancestor.
-    let mut existing = parts.len();
-    let mut dir = loop {
-        if existing == 0 {
-            break open_in_root(root, Path::new("."), libc::O_DIRECTORY)?;
-        }
-        existing -= 1;
-        let prefix: PathBuf = parts[..existing].iter().collect();
-        match open_in_root(root, &prefix, libc::O_DIRECTORY) {
-            Ok(fd) => break fd,
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    for (i, part) in parts.iter().enumerate().skip(existing) {
-        let name = Path::new(part.as_os_str());
-        if matches!(part, Component::ParentDir) {
-            // `..` of something that does not exist: resolve it like the kernel would.
-            dir = sys::openat2(dir.as_fd(), name, libc::O_PATH | libc::O_DIRECTORY, 0, IN_ROOT)?;
+    const MAX_LINKS: u32 = 40;
+    let mut queue: std::collections::VecDeque<PathBuf> = components(&relative(path)).collect();
+    // the directories walked into below the root; empty means at the root
+    let mut stack: Vec<OwnedFd> = Vec::new();
+    let mut links = 0;
+    while let Some(name) = queue.pop_front() {
+        let last = queue.is_empty();
+        let dir = stack.last().map_or(root, |f| f.as_fd());
+        if name == Path::new("..") {
+            stack.pop();
+            if last {
+                return sys::openat(Some(stack.last().map_or(root, |f| f.as_fd())), Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0);
+            }
             continue;
         }
-        let last = i == parts.len() - 1;
-        if last && kind == Kind::File {
-            let f = sys::openat(Some(dir.as_fd()), name, libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW, mode)?;
-            drop(f);
-            return sys::openat(Some(dir.as_fd()), name, libc::O_PATH | libc::O_NOFOLLOW, 0);
-        }
-        match sys::mkdirat(dir.as_fd(), name, if last { mode } else { 0o755 }) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        match sys::openat(Some(dir), &name, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+            Ok(fd) => {
+                let st = sys::fstat(fd.as_fd())?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+                    }
+                    let target = sys::readlinkat(fd.as_fd(), Path::new(""))?;
+                    if target.is_absolute() {
+                        stack.clear();
+                    }
+                    for c in components(&relative(&target)).rev() {
+                        queue.push_front(c);
+                    }
+                    continue;
+                }
+                if last {
+                    return Ok(fd);
+                }
+                if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                    return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
+                }
+                stack.push(fd);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                if last && kind == Kind::File {
+                    match sys::openat(Some(dir), &name, libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW, mode) {
+                        Ok(f) => drop(f),
+                        // someone made it meanwhile: look again
+                        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    match sys::mkdirat(dir, &name, if last { mode } else { 0o755 }) {
+                        Ok(()) => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                queue.push_front(name);
+            }
             Err(e) => return Err(e),
         }
-        dir = sys::openat(Some(dir.as_fd()), name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
     }
-    Ok(dir)
+    sys::openat(Some(root), Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0)
+}
+
+/// The `Normal` and `..` components of a relative path, each as a path of its own.
+fn components(p: &Path) -> impl DoubleEndedIterator<Item = PathBuf> + '_ {
+    p.components().filter_map(|c| match c {
+        Component::Normal(n) => Some(PathBuf::from(n)),
+        Component::ParentDir => Some(PathBuf::from("..")),
+        _ => None,
+    })
 }
 
 /// The parent directory of `path` (created if missing) and the final name, for calls that
@@ -142,6 +178,35 @@ mod tests {
         let fd = create_in_root(rfd.as_fd(), Path::new("/up/data/file"), Kind::File, 0o644).unwrap();
         assert_eq!(real(&fd), root.join("data/file"));
         assert!(root.join("data/file").is_file());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn dangling_symlink_target_is_created_inside() {
+        let d = tmpdir("dangling");
+        let root = d.join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        // an image's /etc/resolv.conf -> ../run/resolve/stub.conf, which does not exist yet
+        symlink("../run/resolve/stub.conf", root.join("etc/resolv.conf")).unwrap();
+        symlink("/../../host-file", root.join("etc/hosts")).unwrap();
+        let rfd = sys::open(&root, libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
+        let fd = create_in_root(rfd.as_fd(), Path::new("/etc/resolv.conf"), Kind::File, 0o644).unwrap();
+        assert_eq!(real(&fd), root.join("run/resolve/stub.conf"));
+        let fd = create_in_root(rfd.as_fd(), Path::new("/etc/hosts"), Kind::File, 0o644).unwrap();
+        assert_eq!(real(&fd), root.join("host-file"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn symlink_loops_end() {
+        let d = tmpdir("loop");
+        let root = d.join("root");
+        std::fs::create_dir_all(&root).unwrap();
+        symlink("b", root.join("a")).unwrap();
+        symlink("a", root.join("b")).unwrap();
+        let rfd = sys::open(&root, libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
+        let e = create_in_root(rfd.as_fd(), Path::new("/a/x"), Kind::Dir, 0o755).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
