@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RT := target/release/rt
 
-.PHONY: all build demo test unit integration probe rootfs bench clean
+.PHONY: all build demo test unit integration test-v2 probe rootfs bench clean
 
 all: build
 
@@ -43,6 +43,12 @@ integration: rootfs
 BENCH_ARGS ?=
 bench: build
 	integration/bench/bench.sh $(BENCH_ARGS)
+
+# The cgroup v2 lane: one VM (qemu software emulation, virtme-ng) runs the cgroup tests against
+# pure cgroup v2 (integration/vm/lane.sh; about 8 minutes here). Extra args: V2_ARGS='cgroups_v2::'
+V2_ARGS ?=
+test-v2:
+	integration/vm/lane.sh $(V2_ARGS)
 
 clean:
 	$(CARGO) clean

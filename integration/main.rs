@@ -24,6 +24,7 @@ fn trials(cases: Vec<rig::Case>, kind: &Kind) -> Vec<Trial> {
         .into_iter()
         .map(|c| {
             let skip = c.skip_reason(kind);
+            let host = c.host;
             let f = c.f;
             let tag = match c.only {
                 Only::All => "",
@@ -33,6 +34,9 @@ fn trials(cases: Vec<rig::Case>, kind: &Kind) -> Vec<Trial> {
             Trial::ignorable_test(c.name, move || {
                 if let Some(r) = skip {
                     return Ok(Completion::ignored_with(r));
+                }
+                if let Some(r) = host.and_then(|check| check()) {
+                    return Ok(Completion::ignored_with(format!("host: {r}")));
                 }
                 f();
                 Ok(Completion::Completed)

@@ -279,7 +279,13 @@ fn stop(st: &State) -> Result<()> {
 
 /// Removes what a container leaves: its cgroup and its state directory.
 fn destroy(dir: ContainerDir, st: &State) -> Result<()> {
-    st.cgroup.destroy()?;
+    if st.own_pid_ns {
+        st.cgroup.destroy()?;
+    } else {
+        // Without a pid namespace of its own, processes outlive the init: SIGKILL what is left
+        // in the cgroup first (cgroup.kill on v2), as runc's destroy does.
+        st.cgroup.destroy_forced()?;
+    }
     dir.remove()
 }
 

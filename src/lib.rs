@@ -3,6 +3,7 @@
 pub mod cgroups;
 pub mod channel;
 pub mod container;
+pub mod control;
 pub mod error;
 pub mod init;
 pub mod logging;

@@ -129,6 +129,36 @@ enum Cmd {
         #[arg(long)]
         rootless: bool,
     },
+    /// pause suspends all processes inside the container
+    Pause { id: String },
+    /// resumes all processes that have been previously paused
+    Resume { id: String },
+    /// update container resource constraints
+    Update {
+        id: String,
+        #[command(flatten)]
+        flags: Box<rt::control::UpdateFlags>,
+    },
+    /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events {
+        id: String,
+        /// set the stats collection interval
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// display the container's stats then exit
+        #[arg(long)]
+        stats: bool,
+    },
+    /// ps displays the processes running inside a container
+    Ps {
+        /// select one of: table or json
+        #[arg(short = 'f', long, value_enum, default_value = "table")]
+        format: rt::control::PsFormat,
+        id: String,
+        /// options passed to ps (default -ef)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -188,6 +218,14 @@ fn dispatch(g: &Global, cmd: Cmd) -> Result<i32, (Option<&'static str>, Error)> 
         Cmd::Kill { all, id, signal } => container::kill(g, &id, signal.as_deref().unwrap_or("SIGTERM"), all).map(|()| 0).map_err(plain),
         Cmd::Delete { force, id } => container::delete(g, &id, force).map(|()| 0).map_err(plain),
         Cmd::Spec { bundle, rootless } => write_spec(bundle.as_deref(), rootless).map(|()| 0).map_err(plain),
+        Cmd::Pause { id } => rt::control::pause(g, &id).map(|()| 0).map_err(plain),
+        Cmd::Resume { id } => rt::control::resume(g, &id).map(|()| 0).map_err(plain),
+        Cmd::Update { id, flags } => rt::control::update_cli(g, &id, &flags).map(|()| 0).map_err(plain),
+        Cmd::Events { id, interval, stats } => rt::control::events(g, &id, &interval, stats, &mut std::io::stdout().lock()).map(|()| 0).map_err(plain),
+        Cmd::Ps { format, id, ps_args } => {
+            print!("{}", rt::control::ps(g, &id, format, &ps_args).map_err(plain)?);
+            Ok(0)
+        }
     }
 }
 

@@ -2,6 +2,10 @@
 
 pub mod bad_input;
 pub mod cgroups;
+pub mod cgroups_res;
+pub mod cgroups_util;
+pub mod cgroups_v2;
+pub mod cgroups_verbs;
 pub mod cli;
 pub mod devices;
 pub mod lifecycle;
@@ -9,6 +13,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod process;
 pub mod rt_only;
+pub mod security;
 
 use crate::rig::Case;
 
@@ -21,8 +26,12 @@ pub fn all() -> Vec<Case> {
     v.extend(devices::cases());
     v.extend(process::cases());
     v.extend(cgroups::cases());
+    v.extend(cgroups_res::cases());
+    v.extend(cgroups_verbs::cases());
+    v.extend(cgroups_v2::cases());
     v.extend(bad_input::cases());
     v.extend(rt_only::cases());
+    v.extend(security::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));
     }

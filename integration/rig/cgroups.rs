@@ -191,12 +191,12 @@ fn leftovers_in(dir: &Path, allowed: &[PathBuf]) -> Vec<String> {
     }
     for d in subdirs(dir) {
         if allowed.iter().any(|a| a == &d) {
-            for pid in procs(&d) {
+            for pid in procs(&d).into_iter().filter(|&p| p != me) {
                 out.push(format!("{} still in cgroup {}", describe_pid(pid), d.display()));
             }
             continue;
         }
-        let ps: Vec<String> = procs(&d).into_iter().map(describe_pid).collect();
+        let ps: Vec<String> = procs(&d).into_iter().filter(|&p| p != me).map(describe_pid).collect();
         out.push(format!("cgroup {} left behind{}", d.display(), if ps.is_empty() { String::new() } else { format!(" with {}", ps.join(", ")) }));
     }
     out
@@ -223,9 +223,22 @@ pub fn clean_stale_runs(prefix: &str) -> Vec<String> {
 }
 
 /// The run's own cgroup, `rt-it-<pid>` below ours in every hierarchy.
+///
+/// On a pure cgroup v2 host this process sits in the leaf `rt-it-<pid>/runner` instead of
+/// `rt-it-<pid>` itself: v2's no-internal-processes rule allows controllers to be enabled in a
+/// cgroup's `cgroup.subtree_control` only while no process is in it, and the containers'
+/// cgroups below `rt-it-<pid>` need them.
 pub struct RunCgroup {
     pub name: String,
     pub hiers: Vec<Hierarchy>,
+}
+
+/// The leaf the runner sits in on a pure v2 host (see [`RunCgroup`]).
+pub const RUNNER_LEAF: &str = "runner";
+
+/// Only a cgroup2 hierarchy is mounted (the v2 VM lane; most current distributions).
+pub fn pure_v2(hiers: &[Hierarchy]) -> bool {
+    hiers.iter().all(|h| h.v2)
 }
 
 impl RunCgroup {
@@ -245,7 +258,14 @@ impl RunCgroup {
             }
         }
         for h in &rc.hiers {
-            let procs = rc.dir(h).join("cgroup.procs");
+            let home = rc.home(h);
+            if home != rc.dir(h) {
+                if let Err(e) = make_cgroup(&home) {
+                    rc.remove();
+                    return Err(e);
+                }
+            }
+            let procs = home.join("cgroup.procs");
             if let Err(e) = fs::write(&procs, std::process::id().to_string()) {
                 rc.remove();
                 return Err(io::Error::new(e.kind(), format!("moving the test process into {}: {e}", procs.display())));
@@ -258,9 +278,25 @@ impl RunCgroup {
         h.own_dir().join(&self.name)
     }
 
+    /// Where this process sits in hierarchy H: the run cgroup, or its runner leaf on pure v2.
+    pub fn home(&self, h: &Hierarchy) -> PathBuf {
+        if pure_v2(&self.hiers) {
+            self.dir(h).join(RUNNER_LEAF)
+        } else {
+            self.dir(h)
+        }
+    }
+
     /// Processes and cgroups left in the run cgroup (other than this process).
     pub fn leftovers(&self) -> Vec<String> {
-        self.hiers.iter().flat_map(|h| leftovers_in(&self.dir(h), &[])).collect()
+        self.hiers
+            .iter()
+            .flat_map(|h| {
+                let home = self.home(h);
+                let allowed = if home != self.dir(h) { vec![home] } else { vec![] };
+                leftovers_in(&self.dir(h), &allowed)
+            })
+            .collect()
     }
 
     /// Move this process back to where it was, kill what is left inside, remove the cgroups.

@@ -119,6 +119,10 @@ pub struct Case {
     pub name: String,
     pub f: Box<dyn FnOnce() + Send>,
     pub only: Only,
+    /// What this host must have for the test to mean anything (a cgroup controller, a kernel
+    /// file): checked when the test is about to run; `Some(reason)` skips it with the reason
+    /// printed, for every runtime.
+    pub host: Option<fn() -> Option<String>>,
 }
 
 impl Case {
@@ -129,7 +133,15 @@ impl Case {
     /// A case from a closure (for tests generated from a table).
     pub fn closure(module: &str, name: &str, f: impl FnOnce() + Send + 'static) -> Case {
         let module = module.rsplit("::").next().unwrap_or(module);
-        Case { name: format!("{module}::{name}"), f: Box::new(f), only: Only::All }
+        Case { name: format!("{module}::{name}"), f: Box::new(f), only: Only::All, host: None }
+    }
+
+    /// Skipped, with the reason CHECK returns, on a host that lacks what the test needs
+    /// (`Some("no net_cls controller on this host")`). CHECK runs once the rig is set up, right
+    /// before the test.
+    pub fn host_skip(mut self, check: fn() -> Option<String>) -> Case {
+        self.host = Some(check);
+        self
     }
 
     /// An rt extra: skipped (with REASON shown) when the runtime is not rt.

@@ -133,6 +133,20 @@ fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, Cgroup
             ),
         });
     }
+    // A level that holds processes cannot hand controllers down (see `may_delegate`): say so
+    // instead of writing, which would fail or, for a threaded controller, break the clone.
+    if let Some(busy) = chain.iter().find(|a| !super::setup::may_delegate(a)) {
+        return Err(CgroupError::Unsupported {
+            field: field.to_owned(),
+            reason: format!(
+                "cannot enable the {controller} controller for {}: {} holds processes itself, and cgroup v2 \
+                 enables controllers only below cgroups without processes of their own (choose a \
+                 linux.cgroupsPath outside it)",
+                dir.path.display(),
+                busy.display()
+            ),
+        });
+    }
     // Top-down: each level makes it available to the next.
     for a in chain.iter().rev() {
         let file = a.join("cgroup.subtree_control");

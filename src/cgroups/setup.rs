@@ -115,8 +115,9 @@ fn init_cpuset(d: &CgroupDir, existing: &Path, new: &[PathBuf]) -> Result<(), Cg
 
 /// Enables what `existing` has in `cgroup.controllers` in its `cgroup.subtree_control` and in
 /// the new intermediate directories' (never in the container's own, which will hold processes).
-/// Best effort: a controller that cannot be enabled (the parent holds processes, +cpu next to
-/// realtime tasks) is reported by the write that needs it, with the reason.
+/// Best effort: a controller that cannot be enabled (+cpu next to realtime tasks) is reported by
+/// the write that needs it, with the reason. A parent that holds processes itself is left
+/// alone (see [`may_delegate`]).
 fn enable_all(existing: &Path, intermediates: &[PathBuf]) {
     let Ok(list) = fs::read(&existing.join("cgroup.controllers")) else {
         return;
@@ -126,7 +127,8 @@ fn enable_all(existing: &Path, intermediates: &[PathBuf]) {
         return;
     }
     let all = ctrls.join(" ");
-    for dir in std::iter::once(existing).chain(intermediates.iter().map(PathBuf::as_path)) {
+    let first = may_delegate(existing).then_some(existing);
+    for dir in first.into_iter().chain(intermediates.iter().map(PathBuf::as_path)) {
         let file = dir.join("cgroup.subtree_control");
         if fs::write(&file, &all).is_err() {
             for c in &ctrls {
@@ -134,6 +136,20 @@ fn enable_all(existing: &Path, intermediates: &[PathBuf]) {
             }
         }
     }
+}
+
+/// Whether v2 cgroup `dir` may enable controllers for its children: only the root, or a cgroup
+/// with no process of its own (the no-internal-processes rule). The kernel refuses domain
+/// controllers (memory, io) there with EBUSY, but takes threaded ones (cpu, cpuset, pids) —
+/// and that makes the cgroup a "thread root", under which a new cgroup is no valid domain:
+/// the clone into it then fails with EOPNOTSUPP. So rt never writes such a cgroup's
+/// `cgroup.subtree_control`. The root is told by its lack of `cgroup.type` (a cgroup
+/// namespace's root has one, and the rule applies to it).
+pub fn may_delegate(dir: &Path) -> bool {
+    if !dir.join("cgroup.type").exists() {
+        return true;
+    }
+    fs::read(&dir.join("cgroup.procs")).is_ok_and(|t| t.trim().is_empty())
 }
 
 pub fn clone_into_fd(cg: &Cgroup) -> Result<Option<OwnedFd>, CgroupError> {
@@ -221,4 +237,23 @@ fn remove_children(dir: &Path) -> Result<bool, CgroupError> {
         }
     }
     Ok(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delegation_needs_the_root_or_no_processes() {
+        let d = std::env::temp_dir().join(format!("rt-cg-deleg-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        // No cgroup.type: the root, exempt from the rule.
+        std::fs::write(d.join("cgroup.procs"), "1\n").unwrap();
+        assert!(may_delegate(&d));
+        std::fs::write(d.join("cgroup.type"), "domain\n").unwrap();
+        assert!(!may_delegate(&d));
+        std::fs::write(d.join("cgroup.procs"), "").unwrap();
+        assert!(may_delegate(&d));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -237,6 +237,18 @@ pub fn parse_io_stat(text: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
     (bytes, ios)
 }
 
+/// A cpuset list (`0-3,8`) → every number in it, as runc's stats list them.
+pub fn parse_cpu_list(text: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {
+            out.extend(a..=b);
+        }
+    }
+    out
+}
+
 /// `hugepages-2048kB` → `2MB`, as the kernel names hugetlb files.
 pub fn page_size_name(dir_name: &str) -> Option<String> {
     let kb: u64 = dir_name
@@ -339,6 +351,22 @@ pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
             max: 0,
             failcnt: 0,
         };
+    }
+
+    if let Some(d) = v1("cpuset") {
+        let c = &mut s.cpuset;
+        let text = |f: &str| fs::read(&d.join(f)).unwrap_or_default();
+        c.cpus = parse_cpu_list(&text("cpuset.cpus"));
+        c.mems = parse_cpu_list(&text("cpuset.mems"));
+        c.cpu_exclusive = num(d, "cpuset.cpu_exclusive");
+        c.mem_hardwall = num(d, "cpuset.mem_hardwall");
+        c.mem_exclusive = num(d, "cpuset.mem_exclusive");
+        c.memory_migrate = num(d, "cpuset.memory_migrate");
+        c.memory_spread_page = num(d, "cpuset.memory_spread_page");
+        c.memory_spread_slab = num(d, "cpuset.memory_spread_slab");
+        c.memory_pressure = num(d, "cpuset.memory_pressure");
+        c.sched_load_balance = num(d, "cpuset.sched_load_balance");
+        c.sched_relax_domain_level = text("cpuset.sched_relax_domain_level").trim().parse().unwrap_or(0);
     }
 
     if let Some(d) = v1("cpuacct") {
@@ -492,6 +520,13 @@ mod tests {
             }
         );
         assert_eq!(i.len(), 2);
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-1\n"), [0, 1]);
+        assert_eq!(parse_cpu_list("0,2-4,7"), [0, 2, 3, 4, 7]);
+        assert!(parse_cpu_list("\n").is_empty());
     }
 
     #[test]

@@ -16,6 +16,16 @@
 //!                           write "ready" to FILE, then append the name of each signal received;
 //!                           exit 0 after N signals (default 1)
 //!
+//! Attackers, for the security tests (integration/cases/security.rs):
+//!   probe openw PATH...     open each PATH for writing (no create, no truncate, nothing written)
+//!   probe swap DIR A B SECS renameat2(RENAME_EXCHANGE) A and B in DIR in a loop (symlink races),
+//!                           until SECS pass or DIR/.stop exists; prints the count
+//!   probe hunt SECS         reach into every other process it can see: /proc/PID/{exe,cwd,root,
+//!                           fd/N,environ,mem} and PTRACE_SEIZE; one JSON line per distinct result,
+//!                           with what an fd it got points at (and whether it reopens for
+//!                           writing); /tmp/hunt.scans counts the passes; stops at SECS or when
+//!                           /tmp/hunt.stop exists; records carry the phase (/tmp/hunt.phase)
+//!
 //! Failures are reported in the JSON as {"error": "ENOENT", ...} with the errno name; the
 //! single-path subcommands (read, write, mkdir) also exit 1 then, so a shell can test them.
 
@@ -41,6 +51,9 @@ fn main() {
         "fds" => emit(&fds(), false),
         "exit" => std::process::exit(arg(rest, 0).parse().unwrap_or(2)),
         "wait-signal" => wait_signal(arg(rest, 0), rest.get(1).and_then(|n| n.parse().ok()).unwrap_or(1)),
+        "openw" => emit(&Value::Array(rest.iter().map(|p| openw(p)).collect()), false),
+        "swap" => swap(arg(rest, 0), arg(rest, 1), arg(rest, 2), arg(rest, 3).parse().unwrap_or(10)),
+        "hunt" => hunt(arg(rest, 0).parse().unwrap_or(10)),
         _ => {
             eprintln!("probe: unknown subcommand {sub:?}");
             2
@@ -700,6 +713,144 @@ fn wait_signal(file: &str, count: u32) -> i32 {
             append(&format!("{}\n", signal_name(sig)));
             got += 1;
         }
+    }
+    0
+}
+
+// ---------------------------------------------------------------------------------------------
+// attackers (security tests)
+
+fn cstring(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s).unwrap_or_default()
+}
+
+/// Open for writing without creating, truncating or writing anything.
+fn openw(path: &str) -> Value {
+    let c = cstring(path);
+    // SAFETY: a valid NUL-terminated path; the fd is closed right away.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    if fd < 0 {
+        return json!({ "path": path, "error": errno_name(last_errno()) });
+    }
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    json!({ "path": path, "ok": true })
+}
+
+fn swap(dir: &str, a: &str, b: &str, secs: u64) -> i32 {
+    let d = cstring(dir);
+    // SAFETY: a valid path; the fd is ours.
+    let dfd = unsafe { libc::open(d.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if dfd < 0 {
+        return emit(&json!({ "error": errno_name(last_errno()) }), false) + 1;
+    }
+    let (ca, cb, stop) = (cstring(a), cstring(b), cstring(".stop"));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let (mut n, mut failed) = (0u64, 0u64);
+    loop {
+        for _ in 0..256 {
+            // SAFETY: valid fd and NUL-terminated names; RENAME_EXCHANGE = 2.
+            let r = unsafe { libc::syscall(libc::SYS_renameat2, dfd, ca.as_ptr(), dfd, cb.as_ptr(), 2u32) };
+            if r == 0 {
+                n += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        // SAFETY: valid fd and name; F_OK only.
+        if std::time::Instant::now() >= end || unsafe { libc::faccessat(dfd, stop.as_ptr(), libc::F_OK, 0) } == 0 {
+            break;
+        }
+    }
+    emit(&json!({ "swaps": n, "failed": failed }), false)
+}
+
+/// What an fd points at: its link target and the inode's device and number.
+fn fd_facts(fd: i32) -> Value {
+    let target = fs::read_link(format!("/proc/self/fd/{fd}")).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+    // SAFETY: stat is plain data; fstat writes into it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: our own fd and a valid stat buffer.
+    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => "dir",
+        libc::S_IFREG => "file",
+        libc::S_IFLNK => "symlink",
+        libc::S_IFCHR => "char",
+        _ => "other",
+    };
+    json!({ "target": target, "dev": if ok { st.st_dev } else { 0 }, "ino": if ok { st.st_ino } else { 0 }, "type": kind })
+}
+
+fn hunt(secs: u64) -> i32 {
+    use std::collections::HashSet;
+    let me = std::process::id().to_string();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = io::stdout().lock();
+    let mut record = |out: &mut io::StdoutLock, key: String, v: Value| {
+        if seen.insert(key) {
+            let _ = writeln!(out, "{v}");
+            let _ = out.flush();
+        }
+    };
+    let mut scans = 0u64;
+    while std::time::Instant::now() < end && fs::metadata("/tmp/hunt.stop").is_err() {
+        let phase = fs::read_to_string("/tmp/hunt.phase").unwrap_or_default().trim().to_string();
+        let pids: Vec<String> = fs::read_dir("/proc")
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && *n != me).collect())
+            .unwrap_or_default();
+        for pid in pids {
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
+            let mut tries: Vec<(String, libc::c_int)> = vec![
+                ("exe".into(), libc::O_PATH),
+                ("exe".into(), libc::O_RDONLY),
+                ("cwd".into(), libc::O_PATH),
+                ("root".into(), libc::O_PATH),
+                ("environ".into(), libc::O_RDONLY),
+                ("mem".into(), libc::O_RDONLY),
+            ];
+            tries.extend((0..16).map(|n| (format!("fd/{n}"), libc::O_PATH)));
+            for (what, flags) in tries {
+                let how = if flags == libc::O_PATH { "O_PATH" } else { "O_RDONLY" };
+                let c = cstring(&format!("/proc/{pid}/{what}"));
+                // SAFETY: a valid path; the fd is closed below.
+                let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+                if fd < 0 {
+                    let e = errno_name(last_errno());
+                    if e != "ENOENT" || what == "exe" {
+                        record(&mut out, format!("{pid} {what} {how} {e} {phase}"), json!({ "pid": pid, "comm": comm, "what": what, "how": how, "phase": phase, "error": e }));
+                    }
+                    continue;
+                }
+                let mut v = json!({ "pid": pid, "comm": comm, "what": what, "how": how, "phase": phase, "ok": true });
+                let facts = fd_facts(fd);
+                if what == "exe" {
+                    // the CVE-2019-5736 step: reopen the binary for writing (nothing is written)
+                    let w = cstring(&format!("/proc/self/fd/{fd}"));
+                    // SAFETY: a valid path; the fd is closed right away.
+                    let wfd = unsafe { libc::open(w.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+                    v["write"] = json!(if wfd >= 0 { "opened".to_string() } else { errno_name(last_errno()) });
+                    if wfd >= 0 {
+                        // SAFETY: our own fd.
+                        unsafe { libc::close(wfd) };
+                    }
+                }
+                // SAFETY: our own fd.
+                unsafe { libc::close(fd) };
+                let key = format!("{pid} {what} {how} ok {} {phase}", facts["target"]);
+                v["fd"] = facts;
+                record(&mut out, key, v);
+            }
+            let p: libc::pid_t = pid.parse().unwrap_or(0);
+            // SAFETY: PTRACE_SEIZE takes integers only; a seized tracee keeps running (and is
+            // detached when this process exits).
+            let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, p, 0, 0) };
+            let res = if r == 0 { "seized".to_string() } else { errno_name(last_errno()) };
+            record(&mut out, format!("{pid} ptrace {res} {phase}"), json!({ "pid": pid, "comm": comm, "what": "ptrace", "phase": phase, "ok": r == 0, "result": res }));
+        }
+        scans += 1;
+        let _ = fs::write("/tmp/hunt.scans", scans.to_string());
     }
     0
 }
