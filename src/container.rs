@@ -428,18 +428,19 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     let dir = ContainerDir::create(&g.root, id)?;
     let mut guard = CreateGuard { dir: None, cgroup: None, init: None, intermediate: None };
     guard.dir = Some(dir);
-    let (lock_fd, fifo_dir) = {
+    let (lock_fd, fifo) = {
         let d = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
-        // A separate open of the directory for the init: the locked one must not outlive rt.
-        let fifo_dir = if mode == Mode::Create {
+        // The init gets a handle of the fifo alone, not of the state directory: nothing of the
+        // host's tree stays open in a parked container.
+        let fifo = if mode == Mode::Create {
             sys::mkfifoat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("create exec.fifo")?;
             // 0622 whatever the umask: an init running as another user opens it for writing.
             sys::fchmodat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("chmod exec.fifo")?;
-            Some(sys::open(&d.path, libc::O_PATH | libc::O_DIRECTORY, 0).ctx("open state directory")?)
+            Some(sys::openat(Some(d.fd.as_fd()), Path::new(state::EXEC_FIFO), libc::O_PATH, 0).ctx("open exec.fifo")?)
         } else {
             None
         };
-        (d.fd.as_raw_fd(), fifo_dir)
+        (d.fd.as_raw_fd(), fifo)
     };
 
     p.cgroup.create()?;
@@ -476,6 +477,10 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         None
     };
 
+    // Only when something is written to /proc: the init's copy is closed after the writes.
+    let needs_proc = p.process.oom_score_adj.is_some() || p.spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).is_some_and(|s| !s.is_empty());
+    let host_proc = if needs_proc { Some(open_host_proc()?) } else { None };
+
     let (parent_end, child_end) = Channel::pair()?;
     let init_plan = InitPlan {
         spec: &p.spec,
@@ -485,10 +490,17 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         channel: &child_end,
         wait_placed: needs_placement,
         unshare_cgroupns,
-        start_by: if mode == Mode::Create { StartBy::Fifo(fifo_dir.as_ref().map(|f| f.as_fd())) } else { StartBy::Channel },
+        start_by: match &fifo {
+            Some(f) => StartBy::Fifo(f.as_fd()),
+            None => StartBy::Channel,
+        },
         sigmask: signals.as_ref().map(|(_, old)| *old),
         joined_in_intermediate: p.ns.needs_intermediate(),
-        close_in_child: [Some(lock_fd), Some(parent_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd())].into_iter().flatten().collect(),
+        close_in_child: [Some(lock_fd), Some(parent_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())]
+            .into_iter()
+            .flatten()
+            .collect(),
+        host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
     };
 
     logging::debug(|| format!("create {id}: clone flags {clone_flags:#x}, intermediate {}, placement after clone {needs_placement}", p.ns.needs_intermediate()));
@@ -570,6 +582,15 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     guard.cgroup = None;
     guard.init = None;
     Ok(Launched { init: init_pid, channel: parent_end, dir, signals: signals.map(|(fd, _)| fd) })
+}
+
+/// The host's /proc, checked to be a procfs root and not something mounted in its place.
+fn open_host_proc() -> Result<OwnedFd> {
+    let fd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).ctx("open /proc")?;
+    if !sys::is_procfs_root(fd.as_fd()).ctx("statfs /proc")? {
+        return Err(Error::msg("/proc is not a procfs root"));
+    }
+    Ok(fd)
 }
 
 /// A failure the init reported: runc's wording in front.

@@ -7,8 +7,8 @@
 //! oom_score_adj → rootfs → rlimits, personality, user, capabilities, no_new_privs, cwd →
 //! executable lookup → ready → wait for start → execve.
 
-use std::os::fd::{AsFd, BorrowedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
@@ -17,15 +17,14 @@ use crate::error::{Context, Error, Prefix, Result};
 use crate::namespaces::NamespacePlan;
 use crate::process::{self, ProcessPlan};
 use crate::rootfs::{self, RootfsPlan};
-use crate::state;
 use crate::sys::{self, Forked};
 
 /// How the init learns that it may start the user's process.
 #[derive(Debug, Clone, Copy)]
 pub enum StartBy<'a> {
-    /// `create`: opening exec.fifo (in this state directory) for writing blocks until
+    /// `create`: opening exec.fifo (this `O_PATH` handle of it) for writing blocks until
     /// `start` opens it for reading.
-    Fifo(Option<BorrowedFd<'a>>),
+    Fifo(BorrowedFd<'a>),
     /// `run`: a `Start` message on the channel.
     Channel,
 }
@@ -46,8 +45,13 @@ pub struct InitPlan<'a> {
     /// The joins were done by an intermediate process already.
     pub joined_in_intermediate: bool,
     /// rt's own fds the clone copied: the state directory's lock (held while it is open
-    /// anywhere) and rt's end of the channel (the init would never see rt go away).
+    /// anywhere), rt's end of the channel (the init would never see rt go away), the cgroup
+    /// directory of CLONE_INTO_CGROUP.
     pub close_in_child: Vec<RawFd>,
+    /// The host's procfs, opened by rt before any namespace was joined and checked to be a
+    /// procfs root: sysctl and oom_score_adj are written through it, never through a /proc
+    /// that a joined mount namespace could have redirected (CVE-2025-52881). Closed after use.
+    pub host_proc: Option<RawFd>,
 }
 
 /// The process between rt and the init, for joins that only affect children (pid, time) and
@@ -84,7 +88,7 @@ pub fn intermediate(p: &InitPlan, clone_flags: u64) -> ! {
 pub fn run(p: &InitPlan) -> ! {
     close_parent_fds(p);
     stay_undumpable();
-    let (exe, env) = match setup(p) {
+    let (exe, env, proc_) = match setup(p) {
         Ok(r) => r,
         Err(e) => {
             let _ = p.channel.send(&channel::report(&e));
@@ -94,7 +98,7 @@ pub fn run(p: &InitPlan) -> ! {
     if p.channel.send(&Msg::Ready).is_err() {
         sys::exit_now(1);
     }
-    if let Err(e) = wait_for_start(p) {
+    if let Err(e) = wait_for_start(p, proc_) {
         let _ = p.channel.send(&channel::report(&e));
         sys::exit_now(1);
     }
@@ -121,7 +125,9 @@ fn close_parent_fds(p: &InitPlan) {
 }
 
 /// Everything up to the point of no return; gives the executable and the final environment.
-fn setup(p: &InitPlan) -> Result<(PathBuf, Vec<String>)> {
+/// Gives the checked executable and the final environment. With `create`, also a procfs handle through which exec.fifo is reopened for writing (taken
+/// now, while the init still has the privileges to mount a procfs of its own if need be).
+fn setup(p: &InitPlan) -> Result<(process::Executable, Vec<String>, Option<OwnedFd>)> {
     if let Some(mask) = &p.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
     }
@@ -146,9 +152,17 @@ fn setup(p: &InitPlan) -> Result<(PathBuf, Vec<String>)> {
     if let Some(d) = p.spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         sys::setdomainname(d).ctx("domainname: setdomainname")?;
     }
-    write_sysctls(p.spec)?;
-    if let Some(v) = p.process.oom_score_adj {
-        process::write_oom_score_adj(v)?;
+    if let Some(raw) = p.host_proc {
+        // SAFETY: rt opened this fd for the init and nothing else in this process uses it; it
+        // is closed right below.
+        let proc_ = unsafe { BorrowedFd::borrow_raw(raw) };
+        let written = write_sysctls(p.spec, proc_).and_then(|()| match p.process.oom_score_adj {
+            Some(v) => process::write_oom_score_adj(proc_, v),
+            None => Ok(()),
+        });
+        // SAFETY: the last use of this fd was just above.
+        unsafe { libc::close(raw) };
+        written?;
     }
 
     if p.ns.has(LinuxNamespaceType::Mount) {
@@ -166,6 +180,12 @@ fn setup(p: &InitPlan) -> Result<(PathBuf, Vec<String>)> {
     if let Some(name) = &proc_.session_keyring {
         process::join_keyring(name)?;
     }
+    // A container without a /proc of its own needs a private procfs to reopen exec.fifo: it
+    // has to be mounted now, before the capabilities go.
+    let fifo_proc = match p.start_by {
+        StartBy::Fifo(_) if container_procfs().is_none() => Some(sys::detached_procfs().ctx("mount a private procfs")?),
+        _ => None,
+    };
     let mut env = proc_.env.clone();
     process::finish_env(&mut env, proc_.uid);
     process::switch_user(proc_)?;
@@ -173,37 +193,59 @@ fn setup(p: &InitPlan) -> Result<(PathBuf, Vec<String>)> {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
     }
     process::enter_cwd(&proc_.cwd)?;
-    let exe = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
+    let path = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
+    let exe = process::open_executable(&path, &proc_.args, proc_.rt_binary).prefix(|| "process.args[0]")?;
     sys::umask(proc_.umask);
-    Ok((exe, env))
+    Ok((exe, env, fifo_proc))
 }
 
-/// `linux.sysctl`, through the host's /proc: the init is already in its own namespaces, and
+/// The container's /proc, if it is a procfs root (rt mounted it; nothing may be mounted in it
+/// but lxcfs files).
+fn container_procfs() -> Option<OwnedFd> {
+    let fd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).ok()?;
+    sys::is_procfs_root(fd.as_fd()).unwrap_or(false).then_some(fd)
+}
+
+/// `linux.sysctl`, through the host's procfs: the init is already in its own namespaces, and
 /// /proc/sys resolves per namespace of the writer, so this changes the container's values.
-fn write_sysctls(spec: &Spec) -> Result<()> {
+fn write_sysctls(spec: &Spec, proc_: BorrowedFd) -> Result<()> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
     let mut keys: Vec<_> = sysctl.keys().collect();
     keys.sort();
     for k in keys {
-        let path = Path::new("/proc/sys").join(k.replace('.', "/"));
-        std::fs::write(&path, &sysctl[k]).with_ctx(|| format!("linux.sysctl.{k}: write {}", path.display()))?;
+        let path = Path::new("sys").join(k.replace('.', "/"));
+        let f = sys::openat2(proc_, &path, libc::O_WRONLY, 0, PROC_RESOLVE | sys::RESOLVE_NO_SYMLINKS)
+            .with_ctx(|| format!("linux.sysctl.{k}: open /proc/{}", path.display()))?;
+        sys::write_all(f.as_fd(), sysctl[k].as_bytes()).with_ctx(|| format!("linux.sysctl.{k}: write /proc/{}", path.display()))?;
     }
     Ok(())
 }
 
+/// Within the procfs handle, on its own mount, through no magic link.
+pub const PROC_RESOLVE: u64 = sys::RESOLVE_BENEATH | sys::RESOLVE_NO_MAGICLINKS | sys::RESOLVE_NO_XDEV;
+
 /// `create`: block opening exec.fifo for writing until `start` opens it, then write the byte
 /// `start` waits for. `run`: wait for rt's `Start`.
-fn wait_for_start(p: &InitPlan) -> Result<()> {
+fn wait_for_start(p: &InitPlan, proc_: Option<OwnedFd>) -> Result<()> {
     match p.start_by {
-        StartBy::Fifo(dir) => {
+        StartBy::Fifo(fifo_path) => {
             // TERM, INT and HUP end a container that was never started (runc's Go init dies of
             // them); the handler is reset by execve.
             for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
                 // SAFETY: the handler only calls _exit, which is async-signal-safe.
                 unsafe { libc::signal(sig, exit_on_signal as *const () as libc::sighandler_t) };
             }
-            let dir = dir.ok_or_else(|| Error::msg("no state directory for exec.fifo"))?;
-            let fifo = sys::openat(Some(dir), Path::new(state::EXEC_FIFO), libc::O_WRONLY, 0).ctx("open exec.fifo")?;
+            let fifo = match proc_ {
+                Some(private) => sys::reopen(private.as_fd(), fifo_path, libc::O_WRONLY).ctx("open exec.fifo")?,
+                None => {
+                    // Checked, then opened by path: the open blocks until `start`, and a parked
+                    // init holds no directory meanwhile. No process of the container exists
+                    // yet to change /proc in between.
+                    container_procfs().ok_or_else(|| Error::msg("exec.fifo: the container's /proc is not a procfs"))?;
+                    let path = format!("/proc/thread-self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fifo_path));
+                    sys::open(Path::new(&path), libc::O_WRONLY, 0).ctx("open exec.fifo")?
+                }
+            };
             sys::write_all(fifo.as_fd(), b"0").ctx("write exec.fifo")?;
             for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
                 // SAFETY: restoring the default disposition.

@@ -3,7 +3,7 @@
 //! applied by the init just before execve.
 
 use std::ffi::CString;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCapabilities, LinuxPersonalityDomain, PosixRlimitType, Process, Spec};
@@ -51,6 +51,8 @@ pub struct ProcessPlan {
     pub preserve_fds: u32,
     /// The session keyring to join (runc's `_ses.<id>`); None with `--no-new-keyring`.
     pub session_keyring: Option<String>,
+    /// (st_dev, st_ino) of rt's binary, which the container must never get to execute.
+    pub rt_binary: Option<(u64, u64)>,
 }
 
 /// `listen_fds`: the caller's `LISTEN_FDS` (socket activation), passed on as runc does.
@@ -88,6 +90,7 @@ pub fn plan(spec: &Spec, preserve_fds: u32, listen_fds: Option<u32>, keyring: Op
         }),
         preserve_fds: preserve_fds + listen_fds.unwrap_or(0),
         session_keyring: keyring,
+        rt_binary: own_binary(),
     })
 }
 
@@ -177,9 +180,11 @@ pub fn apply_rlimits(rlimits: &[Rlimit]) -> Result<()> {
     Ok(())
 }
 
-/// Through the host's /proc, before pivot_root: the container cannot interpose anything there.
-pub fn write_oom_score_adj(v: i32) -> Result<()> {
-    std::fs::write("/proc/self/oom_score_adj", v.to_string()).with_ctx(|| format!("process.oomScoreAdj: write {v}"))
+/// Through the host's procfs handle (see init.rs): the container cannot interpose anything.
+pub fn write_oom_score_adj(proc_: BorrowedFd, v: i32) -> Result<()> {
+    let f = sys::openat2(proc_, Path::new("self/oom_score_adj"), libc::O_WRONLY, 0, crate::init::PROC_RESOLVE)
+        .ctx("process.oomScoreAdj: open /proc/self/oom_score_adj")?;
+    sys::write_all(f.as_fd(), v.to_string().as_bytes()).with_ctx(|| format!("process.oomScoreAdj: write {v}"))
 }
 
 /// A session keyring of the container's own, so that keys of rt's session do not leak in;
@@ -310,25 +315,113 @@ pub fn lookup(name: &str, env: &[String]) -> Result<PathBuf> {
     Err(Error::msg(format!("exec: {name:?}: executable file not found in $PATH")))
 }
 
+/// What the init will execute, opened and checked: exactly these files run, whatever the
+/// paths hold by the time of execve.
+#[derive(Debug)]
+pub struct Executable {
+    /// The file execveat runs: the program itself, or for a script its interpreter. None for
+    /// a chain of interpreters, which only execve by path can run (checked all the same).
+    fd: Option<std::os::fd::OwnedFd>,
+    /// argv as the kernel would build it (for a script: interpreter, its argument, the script
+    /// path, then the rest of process.args).
+    argv: Vec<String>,
+    path: PathBuf,
+}
+
+/// The device and inode of rt's own binary.
+pub fn own_binary() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/exe").ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Opens `path` as execve would (following symlinks and magic links) and refuses rt's own
+/// binary, directly or as a `#!` interpreter: the init is a copy of rt, so its
+/// /proc/self/exe is rt's binary on the host, and a container that gets it run (args[0]
+/// `/proc/self/exe`, or an image whose entrypoint says `#!/proc/self/exe`) holds the host's
+/// binary to overwrite (CVE-2019-5736).
+pub fn open_executable(path: &Path, args: &[String], rt_binary: Option<(u64, u64)>) -> Result<Executable> {
+    let refuse = |p: &Path| Error::msg(format!("{}: resolves to rt's own binary, which a container must not run (CVE-2019-5736)", p.display()));
+    let open = |p: &Path| -> Result<(std::os::fd::OwnedFd, bool)> {
+        // readable: the start of a script can be checked; execute-only: a binary at most
+        let (fd, readable) = match sys::open(p, libc::O_RDONLY, 0) {
+            Ok(fd) => (fd, true),
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => (sys::open(p, libc::O_PATH, 0).with_ctx(|| format!("exec {}", p.display()))?, false),
+            Err(e) => return Err(e).with_ctx(|| format!("exec {}", p.display())),
+        };
+        let st = sys::fstat(fd.as_fd()).with_ctx(|| format!("exec {}", p.display()))?;
+        if rt_binary == Some((st.st_dev, st.st_ino)) {
+            return Err(refuse(p));
+        }
+        Ok((fd, readable))
+    };
+    let (fd, readable) = open(path)?;
+    let mut exe = Executable { fd: Some(fd), argv: args.to_vec(), path: path.to_owned() };
+    if !readable {
+        return Ok(exe);
+    }
+    // The kernel follows up to 4 levels of interpreters; each is checked the same way, and the
+    // first one is what runs (with the kernel's argv), so it cannot be swapped after the check.
+    let mut script = path.to_owned();
+    let mut fd_for_check = exe.fd.as_ref().map(|f| f.try_clone()).transpose().ctx("dup")?.ok_or_else(|| Error::msg("no fd"))?;
+    for depth in 0..4 {
+        let Some((interp, arg)) = shebang(&fd_for_check) else { break };
+        let (ifd, ireadable) = open(&interp)?;
+        if depth == 0 {
+            let mut argv = vec![interp.display().to_string()];
+            argv.extend(arg);
+            argv.push(script.display().to_string());
+            argv.extend(args.iter().skip(1).cloned());
+            exe = Executable { fd: Some(ifd.try_clone().ctx("dup")?), argv, path: interp.clone() };
+        } else {
+            exe = Executable { fd: None, argv: args.to_vec(), path: path.to_owned() };
+        }
+        if !ireadable {
+            break;
+        }
+        script = interp;
+        fd_for_check = ifd;
+    }
+    Ok(exe)
+}
+
+/// The interpreter and its optional argument of a `#!` script, as binfmt_script reads them.
+fn shebang(fd: &std::os::fd::OwnedFd) -> Option<(PathBuf, Option<String>)> {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is valid for its length; pread leaves the file offset alone.
+    let n = unsafe { libc::pread(std::os::fd::AsRawFd::as_raw_fd(fd), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+    let head = buf.get(..usize::try_from(n).ok()?)?;
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_matches(|c| c == ' ' || c == '\t');
+    let (interp, arg) = match text.split_once([' ', '\t']) {
+        Some((i, a)) => (i, Some(a.trim_matches(|c| c == ' ' || c == '\t').to_owned()).filter(|a| !a.is_empty())),
+        None => (text, None),
+    };
+    (!interp.is_empty()).then(|| (PathBuf::from(interp), arg))
+}
+
 /// Replaces the init with the user's process. fds above stdio and the preserved ones are
 /// closed on exec; only returns on failure.
-pub fn exec(path: &Path, p: &ProcessPlan, env: &[String]) -> Error {
-    let prepared = (|| -> std::io::Result<(CString, Vec<CString>, Vec<CString>)> {
+pub fn exec(exe: &Executable, p: &ProcessPlan, env: &[String]) -> Error {
+    let prepared = (|| -> std::io::Result<(Vec<CString>, Vec<CString>)> {
         sys::cloexec_from(3 + p.preserve_fds)?;
         for fd in 3..3 + p.preserve_fds {
             sys::clear_cloexec(fd as i32)?;
         }
-        let argv = p.args.iter().map(sys::cstring).collect::<std::io::Result<_>>()?;
+        let argv = exe.argv.iter().map(sys::cstring).collect::<std::io::Result<_>>()?;
         let envp = env.iter().map(sys::cstring).collect::<std::io::Result<_>>()?;
-        Ok((sys::cpath(path)?, argv, envp))
+        Ok((argv, envp))
     })();
-    match prepared {
-        Ok((c, argv, envp)) => {
-            let e = sys::execve(&c, &argv, &envp);
-            Error::msg(format!("exec {}: {}", path.display(), sys::errno_text(&e)))
-        }
-        Err(e) => Error::msg(format!("exec {}: {}", path.display(), sys::errno_text(&e))),
-    }
+    let e = match prepared {
+        Ok((argv, envp)) => match (&exe.fd, sys::cpath(&exe.path)) {
+            (Some(fd), _) => sys::execveat(fd.as_fd(), &argv, &envp),
+            (None, Ok(path)) => sys::execve(&path, &argv, &envp),
+            (None, Err(e)) => e,
+        },
+        Err(e) => e,
+    };
+    Error::msg(format!("exec {}: {}", exe.path.display(), sys::errno_text(&e)))
 }
 
 #[cfg(test)]
@@ -377,6 +470,26 @@ mod tests {
         let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]}));
         let p = plan(&s, 0, None, None).unwrap();
         assert_eq!(p.rlimits, vec![Rlimit { resource: libc::RLIMIT_NOFILE as i32, soft: 10, hard: 20, field: "process.rlimits[0] (RLIMIT_NOFILE)".into() }]);
+    }
+
+    #[test]
+    fn rt_itself_is_refused() {
+        let me = own_binary();
+        assert!(me.is_some());
+        let e = open_executable(Path::new("/proc/self/exe"), &["x".into()], me).unwrap_err();
+        assert!(e.to_string().contains("CVE-2019-5736"), "{e}");
+        let dir = std::env::temp_dir().join(format!("rt-shebang-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("s");
+        std::fs::write(&script, "#!/proc/self/exe --flag\n").unwrap();
+        let e = open_executable(&script, &["s".into()], me).unwrap_err();
+        assert!(e.to_string().starts_with("/proc/self/exe: resolves to rt's own binary"), "{e}");
+        std::fs::write(&script, "#! /bin/sh -e\necho hi\n").unwrap();
+        let exe = open_executable(&script, &["s".into(), "a1".into()], me).unwrap();
+        assert_eq!(exe.argv, vec!["/bin/sh".to_owned(), "-e".into(), script.display().to_string(), "a1".into()]);
+        let exe = open_executable(Path::new("/bin/sh"), &["sh".into()], me).unwrap();
+        assert_eq!(exe.argv, vec!["sh".to_owned()]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

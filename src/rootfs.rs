@@ -74,7 +74,7 @@ pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
         .with_ctx(|| format!("root.path: bind {} onto itself", plan.rootfs.display()))?;
     let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).with_ctx(|| format!("root.path: open {}", plan.rootfs.display()))?;
 
-    let ctx = mounts::MountContext { bundle: &plan.bundle, root: root.as_fd() };
+    let ctx = mounts::MountContext::new(&plan.bundle, root.as_fd());
     let cgroupfs = |dest: &Path, opts: &mounts::MountOptions| mount_cgroupfs(root.as_fd(), dest, opts, plan);
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         mounts::mount_one(&ctx, i, m, &cgroupfs)?;

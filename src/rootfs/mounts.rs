@@ -183,6 +183,18 @@ pub struct MountContext<'a> {
     pub bundle: &'a Path,
     /// The rootfs (already a mount of its own) as an `O_PATH` fd.
     pub root: BorrowedFd<'a>,
+    /// (st_dev, st_ino) of the rootfs's own `proc` directory, before anything is mounted on it.
+    pub proc_dir: Option<(u64, u64)>,
+}
+
+impl<'a> MountContext<'a> {
+    pub fn new(bundle: &'a Path, root: BorrowedFd<'a>) -> Self {
+        let proc_dir = paths::open_in_root(root, Path::new("proc"), libc::O_NOFOLLOW)
+            .and_then(|fd| sys::fstat(fd.as_fd()))
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino));
+        MountContext { bundle, root, proc_dir }
+    }
 }
 
 /// Mounts `mounts[index]` inside the root.
@@ -205,11 +217,11 @@ pub fn mount_one(ctx: &MountContext, index: usize, m: &Mount, cgroupfs: &dyn Fn(
     if typ.is_empty() {
         return Err(Error::spec(format!("mounts[{index}].type"), "missing (and the options have no bind)"));
     }
-    check_proc_destination(ctx.root, dest, typ).map_err(in_mount)?;
+    let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
+    check_proc_destination(ctx, target.as_fd(), typ == "proc").map_err(in_mount)?;
     if typ == "cgroup" || typ == "cgroup2" {
         return cgroupfs(dest, &opts).map_err(in_mount);
     }
-    let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
     if opts.flags & libc::MS_REMOUNT != 0 {
         let flags = opts.flags & !PROPAGATION;
         return sys::mount(None, &sys::fd_path(target.as_fd()), None, flags, opts.data_string().as_deref())
@@ -251,6 +263,10 @@ fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
         .ctx("create destination")?;
     let recursive = opts.flags & libc::MS_REC != 0;
     let tree = sys::open_tree(None, &src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?;
+    // binding a whole procfs (a host's /proc for a privileged container) is how /proc may be
+    // something other than a fresh procfs mount
+    let source_is_procfs = sys::is_procfs_root(tree.as_fd()).unwrap_or(false);
+    check_proc_destination(ctx, target.as_fd(), source_is_procfs)?;
     let attr = bind_attr(opts);
     if attr != MountAttr::default() {
         sys::mount_setattr(tree.as_fd(), false, &attr).ctx("set bind mount flags")?;
@@ -259,23 +275,45 @@ fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
     after_mount(tree.as_fd(), opts).ctx("set mount attributes")
 }
 
-/// What a `/proc` destination may hold: procfs itself at /proc, and over files inside it only
-/// the few that lxcfs emulates (CVE-2019-16884: a mount over /proc hides what confines the
-/// container).
-fn check_proc_destination(root: BorrowedFd, dest: &Path, typ: &str) -> Result<()> {
-    let resolved = match paths::open_in_root(root, dest, 0) {
-        Ok(fd) => in_root_path(root, fd.as_fd()).unwrap_or_else(|| paths::relative(dest)),
-        Err(_) => paths::relative(dest),
-    };
-    let proc_ = Path::new("proc");
-    if typ == "proc" {
-        if resolved != proc_ {
-            return Err(Error::msg(format!("proc can only be mounted on /proc, not /{}", resolved.display())));
+/// The files inside /proc that may be covered: those lxcfs emulates (runc's list).
+const PROC_ALLOWED: [&str; 11] = [
+    "proc/cpuinfo",
+    "proc/diskstats",
+    "proc/meminfo",
+    "proc/stat",
+    "proc/swaps",
+    "proc/uptime",
+    "proc/loadavg",
+    "proc/slabinfo",
+    "proc/net/dev",
+    "proc/sys/kernel/ns_last_pid",
+    "proc/sys/crypto/fips_enabled",
+];
+
+/// /proc holds only a procfs (`is_procfs`: what is being mounted is one), and inside a procfs
+/// only the files lxcfs emulates may be covered (CVE-2019-16884: a mount over or in /proc hides
+/// what confines the container, or redirects what rt writes there). `target` is the resolved
+/// destination, so a symlink leading into /proc is caught too.
+fn check_proc_destination(ctx: &MountContext, target: BorrowedFd, is_procfs: bool) -> Result<()> {
+    let st = sys::fstat(target).ctx("stat destination")?;
+    // an image without /proc gets one when something is mounted there: look again
+    let proc_dir = ctx.proc_dir.or_else(|| {
+        paths::open_in_root(ctx.root, Path::new("proc"), libc::O_NOFOLLOW).and_then(|fd| sys::fstat(fd.as_fd())).ok().map(|st| (st.st_dev, st.st_ino))
+    });
+    let at_proc_dir = proc_dir == Some((st.st_dev, st.st_ino));
+    let in_procfs = !at_proc_dir && sys::fs_type(target).ctx("statfs destination")? == sys::PROC_SUPER_MAGIC;
+    if at_proc_dir || (in_procfs && st.st_ino == 1) {
+        return if is_procfs { Ok(()) } else { Err(Error::msg("only procfs can be mounted on /proc")) };
+    }
+    if in_procfs {
+        let path = in_root_path(ctx.root, target).unwrap_or_default();
+        if !PROC_ALLOWED.iter().any(|a| Path::new(a) == path) {
+            return Err(Error::msg(format!("/{} is inside procfs: only the files lxcfs emulates may be mounted over there", path.display())));
         }
         return Ok(());
     }
-    if resolved == proc_ {
-        return Err(Error::msg(format!("{typ} cannot be mounted over /proc")));
+    if is_procfs {
+        return Err(Error::msg("procfs can only be mounted on /proc"));
     }
     Ok(())
 }
@@ -291,35 +329,50 @@ pub fn in_root_path(root: BorrowedFd, fd: BorrowedFd) -> Option<PathBuf> {
 /// with what the directory under it held, owners, modes and links included. `covered` still
 /// reaches the old directory.
 fn copy_up(covered: &OwnedFd, root: BorrowedFd, dest: &Path) -> std::io::Result<()> {
-    let mounted = paths::open_in_root(root, dest, 0)?;
-    copy_tree(&sys::fd_path(covered.as_fd()), &sys::fd_path(mounted.as_fd()))
+    let mounted = paths::open_in_root(root, dest, libc::O_DIRECTORY)?;
+    // Before pivot_root /proc is the host's: reopen the two O_PATH handles for reading.
+    let src = sys::open(&sys::fd_path(covered.as_fd()), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    let dst = sys::open(&sys::fd_path(mounted.as_fd()), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    copy_dir(&src, &dst)
 }
 
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let md = std::fs::symlink_metadata(&src)?;
-        let ft = md.file_type();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if ft.is_dir() {
-            std::fs::create_dir(&dst)?;
-            copy_tree(&src, &dst)?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst)?;
-        } else {
-            // device nodes, fifos and sockets: recreated, not copied
-            let c = sys::cpath(&dst)?;
-            // SAFETY: valid path; mode and rdev come from the original.
-            if unsafe { libc::mknod(c.as_ptr(), md.mode(), md.rdev()) } != 0 {
-                return Err(std::io::Error::last_os_error());
+/// Copies a directory's entries by file descriptor: each one is opened with `O_NOFOLLOW`
+/// relative to its parent's fd and its type taken from what was opened, so a directory swapped
+/// for a symlink meanwhile (a shared volume, another container racing) cannot send the copy
+/// outside the rootfs.
+fn copy_dir(src: &OwnedFd, dst: &OwnedFd) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(sys::fd_path(src.as_fd()))? {
+        let name = PathBuf::from(entry?.file_name());
+        let item = sys::openat(Some(src.as_fd()), &name, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        let st = sys::fstat(item.as_fd())?;
+        let perm = st.st_mode & 0o7777;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFLNK => {
+                let target = sys::readlinkat(item.as_fd(), Path::new(""))?;
+                sys::symlinkat(&target, dst.as_fd(), &name)?;
+                sys::fchownat(dst.as_fd(), &name, st.st_uid, st.st_gid)?;
             }
-        }
-        lchown(&dst, Some(md.uid()), Some(md.gid()))?;
-        if !ft.is_symlink() {
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+            libc::S_IFDIR => {
+                sys::mkdirat(dst.as_fd(), &name, 0o700)?;
+                let from = sys::openat(Some(src.as_fd()), &name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+                let to = sys::openat(Some(dst.as_fd()), &name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+                copy_dir(&from, &to)?;
+                sys::fchown(to.as_fd(), st.st_uid, st.st_gid)?;
+                sys::fchmod(to.as_fd(), perm)?;
+            }
+            libc::S_IFREG => {
+                let from = sys::openat(Some(src.as_fd()), &name, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0)?;
+                let to = sys::openat(Some(dst.as_fd()), &name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW, 0o600)?;
+                let (mut from, mut to) = (std::fs::File::from(from), std::fs::File::from(to));
+                std::io::copy(&mut from, &mut to)?;
+                sys::fchown(to.as_fd(), st.st_uid, st.st_gid)?;
+                sys::fchmod(to.as_fd(), perm)?;
+            }
+            _ => {
+                // device nodes, fifos and sockets: made anew
+                sys::mknodat(dst.as_fd(), &name, st.st_mode, st.st_rdev)?;
+                sys::fchownat(dst.as_fd(), &name, st.st_uid, st.st_gid)?;
+            }
         }
     }
     Ok(())
