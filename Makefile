@@ -11,13 +11,15 @@ build:
 
 # The two commands of the README. Both need root.
 #   make demo: build rt and a busybox bundle (build/demo), then `rt run build/demo/`
-#   make test: unit tests, then real containers on this host (v1/hybrid cgroups)
+#   make test: unit tests, real containers on this host (v1/hybrid cgroups), then the cgroup
+#              tests again on pure cgroup v2 in a VM (integration/vm/)
 demo: build
 	sh integration/demo.sh $(RT) build/demo
 
 test: rootfs
 	$(CARGO) test --lib
 	$(CARGO) test --test integration -- $(IT_ARGS)
+	integration/vm/lane.sh $(V2_ARGS)
 
 # --- integration rig (integration/README.md) --------------------------------------------------
 # The probe: a static helper that reports the container's view as JSON, copied into the rootfs.
