@@ -15,6 +15,7 @@ pub fn cases() -> Vec<Case> {
     vec![
         case!(memory_limits_read_back),
         case!(memory_swappiness_and_oom_control).host_skip(not_v2_v1_only),
+        case!(memory_kernel_tcp).host_skip(not_v2_v1_only).runc_lacks("runc 1.1.5 ignores linux.resources.memory.kernelTCP"),
         case!(memory_hog_is_oom_killed),
         case!(oom_killer_disabled_hog_waits).host_skip(not_v2_v1_only),
         case!(cpu_shares_quota_period_burst),
@@ -107,6 +108,15 @@ fn memory_limits_read_back() {
     for ((f, want), v) in files.iter().zip(&vals) {
         assert_eq!(v["content"].as_str().map(str::trim), Some(*want), "inside {f}: {v}");
     }
+}
+
+/// kernelTCP on v1 (crun applies it too; the kernel still keeps it, unlike the kmem limit).
+fn memory_kernel_tcp() {
+    let mut c = ctr("cgkmemtcp");
+    c.set("/linux/resources/memory", json!({ "limit": 67108864, "kernelTCP": 4194304 }));
+    c.args(&["/bin/sleep", "60"]);
+    c.create().ok();
+    assert_eq!(file(&c, "memory", "memory.kmem.tcp.limit_in_bytes"), "4194304");
 }
 
 fn memory_swappiness_and_oom_control() {

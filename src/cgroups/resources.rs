@@ -508,10 +508,10 @@ pub fn ignored(routing: &Routing, res: &LinuxResources) -> Vec<&'static str> {
         if set_i64(m.kernel()).is_some() {
             out.push("linux.resources.memory.kernel");
         }
-        if set_i64(m.kernel_tcp()).is_some() {
-            out.push("linux.resources.memory.kernelTCP");
-        }
         if routing.route("memory", Some("memory")) == Some(Ver::V2) {
+            if set_i64(m.kernel_tcp()).is_some() {
+                out.push("linux.resources.memory.kernelTCP");
+            }
             if m.swappiness().is_some_and(|s| s != u64::MAX) {
                 out.push("linux.resources.memory.swappiness");
             }

@@ -13,11 +13,13 @@ pub fn memory_is_set(m: &LinuxMemory) -> bool {
         || m.swappiness().is_some_and(|s| s != u64::MAX)
         || m.disable_oom_killer() == Some(true)
         || m.use_hierarchy().is_some()
+        || set_i64(m.kernel_tcp()).is_some()
 }
 
 /// memory.limit_in_bytes, memory.memsw.limit_in_bytes (the spec's `swap` is memory+swap on v1),
 /// memory.soft_limit_in_bytes, memory.oom_control, memory.swappiness, memory.use_hierarchy.
-/// `kernel` and `kernelTCP` are ignored, as runc does (kernels since 5.16 refuse kmem limits).
+/// memory.kmem.tcp.limit_in_bytes (`kernelTCP`, as crun does). `kernel` is ignored, as runc
+/// does: kernels since 5.16 accept a kmem limit and keep none.
 ///
 /// The kernel keeps limit ≤ memsw at all times, so which of the two goes first depends on the
 /// current values. Rather than reading them (runc reads memory.limit_in_bytes on every update),
@@ -130,6 +132,10 @@ pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupErro
             if h { "1" } else { "0" },
             format!("{F}.useHierarchy"),
         ));
+    }
+    if let Some(t) = set_i64(m.kernel_tcp()) {
+        check_bytes(&format!("{F}.kernelTCP"), t)?;
+        w.push(Write::new(Ver::V1, "memory", "memory.kmem.tcp.limit_in_bytes", t.to_string(), format!("{F}.kernelTCP")));
     }
     Ok(w)
 }
@@ -426,6 +432,7 @@ mod tests {
                 s("memory.oom_control", "1"),
                 s("memory.swappiness", "10"),
                 s("memory.use_hierarchy", "1"),
+                s("memory.kmem.tcp.limit_in_bytes", "2"),
             ]
         );
         let plan = p(j);
