@@ -185,6 +185,10 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, CgroupError> {
                 "/proc/self/mountinfo: malformed line {line:?}"
             )));
         };
+        // A mount on the same place or on a parent directory hides what was mounted there
+        // before (bench.sh's tmpfs over /sys/fs/cgroup and over unified/): drop those.
+        let mountpoint = PathBuf::from(unescape(fields[4]));
+        out.retain(|m: &Mount| !m.mountpoint.starts_with(&mountpoint));
         if *fstype != "cgroup" && *fstype != "cgroup2" {
             continue;
         }
@@ -194,7 +198,7 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, CgroupError> {
             .unwrap_or_default();
         out.push(Mount {
             root: PathBuf::from(unescape(fields[3])),
-            mountpoint: PathBuf::from(unescape(fields[4])),
+            mountpoint,
             fstype: (*fstype).to_owned(),
             super_options,
         });
