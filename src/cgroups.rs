@@ -237,6 +237,14 @@ impl Cgroup {
         setup::add_pid(self, pid, placed_by_clone)
     }
 
+    /// The calling (single-threaded) process moves itself into every v1 hierarchy by writing
+    /// "0" to `tasks`: moving only the current thread skips the write lock on
+    /// cgroup_threadgroup_rwsem that a `cgroup.procs` write takes, and with it the RCU grace
+    /// period (~3-18 ms) that lock waits for after it was idle. The init calls this first.
+    pub fn place_self(&self) -> Result<(), CgroupError> {
+        setup::place_self(self)
+    }
+
     /// Every process in the cgroup and the cgroups below it.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         control::pids(self)

@@ -54,12 +54,12 @@ pub fn run(g: &Global, id: &str, o: &CreateOptions, detach: bool, keep: bool) ->
         launched.finish();
         return Ok(0);
     }
+    let (cgroup, own_pid_ns) = (launched.cgroup.clone(), launched.own_pid_ns);
     let status = launched.wait()?;
     if !keep {
         if let Ok(dir) = ContainerDir::open(&g.root, id) {
-            if let Ok(st) = dir.load() {
-                destroy(dir, &st)?;
-            }
+            // What rt made itself; state.json says the same, no need to read it back.
+            destroy_parts(dir, &cgroup, own_pid_ns)?;
         }
     }
     Ok(status.code())
@@ -279,12 +279,16 @@ fn stop(st: &State) -> Result<()> {
 
 /// Removes what a container leaves: its cgroup and its state directory.
 fn destroy(dir: ContainerDir, st: &State) -> Result<()> {
-    if st.own_pid_ns {
-        st.cgroup.destroy()?;
+    destroy_parts(dir, &st.cgroup, st.own_pid_ns)
+}
+
+fn destroy_parts(dir: ContainerDir, cgroup: &Cgroup, own_pid_ns: bool) -> Result<()> {
+    if own_pid_ns {
+        cgroup.destroy()?;
     } else {
         // Without a pid namespace of its own, processes outlive the init: SIGKILL what is left
         // in the cgroup first (cgroup.kill on v2), as runc's destroy does.
-        st.cgroup.destroy_forced()?;
+        cgroup.destroy_forced()?;
     }
     dir.remove()
 }
@@ -307,6 +311,8 @@ struct Launched {
     dir: ContainerDir,
     /// `run` in the foreground: the signals rt forwards, read from here.
     signals: Option<OwnedFd>,
+    cgroup: Cgroup,
+    own_pid_ns: bool,
 }
 
 impl Launched {
@@ -458,6 +464,9 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     // v1 hierarchies need the pid written after the clone; until then the init waits, and a
     // cgroup namespace can only be made once it is in place.
     let needs_placement = p.cgroup.needs_pid_writes();
+    // The init places itself, unless an intermediate has taken it into a mount namespace
+    // where the host's /sys/fs/cgroup is not to be seen.
+    let self_placement = needs_placement && !(p.ns.needs_intermediate() && p.ns.joins(LinuxNamespaceType::Mount));
     let mut clone_flags = p.ns.new & !namespaces::CLONE_NEWTIME;
     let unshare_cgroupns = needs_placement && p.ns.creates(LinuxNamespaceType::Cgroup);
     if unshare_cgroupns {
@@ -488,7 +497,8 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         rootfs: &p.rootfs_plan,
         process: &p.process,
         channel: &child_end,
-        wait_placed: needs_placement,
+        wait_placed: needs_placement && !self_placement,
+        place_in: self_placement.then_some(&p.cgroup),
         unshare_cgroupns,
         start_by: match &fifo {
             Some(f) => StartBy::Fifo(f.as_fd()),
@@ -532,7 +542,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     };
 
     logging::debug(|| format!("create {id}: init is pid {init_pid}"));
-    if needs_placement {
+    if needs_placement && !self_placement {
         p.cgroup.add_pid(init_pid, cgroup_fd.is_some())?;
         parent_end.send(&Msg::Placed)?;
     }
@@ -581,7 +591,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     let dir = guard.dir.take().ok_or_else(|| Error::msg("state dir missing"))?;
     guard.cgroup = None;
     guard.init = None;
-    Ok(Launched { init: init_pid, channel: parent_end, dir, signals: signals.map(|(fd, _)| fd) })
+    Ok(Launched { init: init_pid, channel: parent_end, dir, signals: signals.map(|(fd, _)| fd), cgroup: st.cgroup, own_pid_ns: st.own_pid_ns })
 }
 
 /// The host's /proc, checked to be a procfs root and not something mounted in its place.

@@ -35,8 +35,11 @@ pub struct InitPlan<'a> {
     pub rootfs: &'a RootfsPlan,
     pub process: &'a ProcessPlan,
     pub channel: &'a Channel,
-    /// Wait for rt to write the pid into v1 cgroups before doing anything.
+    /// Wait for rt to write the pid into v1 cgroups before doing anything (when the init
+    /// cannot see the host's cgroup paths itself).
     pub wait_placed: bool,
+    /// v1 cgroups the init moves itself into before doing anything.
+    pub place_in: Option<&'a crate::cgroups::Cgroup>,
     /// The cgroup namespace is made here, after placement (v1), not by the clone.
     pub unshare_cgroupns: bool,
     pub start_by: StartBy<'a>,
@@ -133,6 +136,9 @@ fn setup(p: &InitPlan) -> Result<(process::Executable, Vec<String>, Option<Owned
     }
     if p.wait_placed {
         p.channel.expect(&Msg::Placed)?;
+    }
+    if let Some(cg) = p.place_in {
+        cg.place_self()?;
     }
     if p.unshare_cgroupns {
         sys::unshare(libc::CLONE_NEWCGROUP).ctx("linux.namespaces: unshare cgroup namespace")?;

@@ -1,7 +1,10 @@
 //! rt's command line: runc's verbs and flags, each verb a small function over the library.
+// No std runtime start-up (`lang_start`): it reads /proc/self/maps for the main thread's guard
+// page, sets up a sigaltstack with SIGSEGV/SIGBUS handlers, and sets SIGPIPE to SIG_IGN, which
+// the container's process would inherit through execve. rt needs none of it.
+#![no_main]
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -161,34 +164,50 @@ enum Cmd {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+#[no_mangle]
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    // std::env::args() is filled by lang_start on musl: take the arguments from here.
+    let args: Vec<std::ffi::OsString> = (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| {
+            // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv.
+            let c = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(c.to_bytes()).to_owned()
+        })
+        .collect();
+    let code = rt_main(args);
+    // lang_start would flush stdout at exit; `print!` without a newline waits in the buffer.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    code.into()
+}
+
+fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+            return if e.use_stderr() { 1 } else { 0 };
         }
     };
     logging::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.version {
         print!("{}", version());
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let Some(cmd) = cli.cmd else {
         use clap::CommandFactory;
         let _ = Cli::command().print_help();
-        return ExitCode::SUCCESS;
+        return 0;
     };
     let g = Global { root: std::path::absolute(&cli.root).unwrap_or(cli.root), systemd_cgroup: cli.systemd_cgroup };
     match dispatch(&g, cmd) {
-        Ok(code) => ExitCode::from(code as u8),
+        Ok(code) => code as u8,
         Err((verb, e)) => {
             let msg = match verb {
                 Some(v) => format!("rt {v} failed: {e}"),
                 None => e.to_string(),
             };
             logging::report_error(&msg);
-            ExitCode::from(1)
+            1
         }
     }
 }

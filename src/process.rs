@@ -270,6 +270,9 @@ pub fn finish_env(env: &mut Vec<String>, uid: u32) {
 
 /// Creates `cwd` inside the (new) root if it is missing, as runc does.
 pub fn create_cwd(cwd: &Path) -> Result<()> {
+    if cwd == Path::new("/") {
+        return Ok(());
+    }
     let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("open /")?;
     paths::create_in_root(root.as_fd(), cwd, paths::Kind::Dir, 0o755).with_ctx(|| format!("process.cwd: create {}", cwd.display()))?;
     Ok(())
@@ -279,6 +282,10 @@ pub fn create_cwd(cwd: &Path) -> Result<()> {
 /// leads out through an inherited fd is how CVE-2024-21626 escaped.
 pub fn enter_cwd(cwd: &Path) -> Result<()> {
     sys::chdir(cwd).with_ctx(|| format!("process.cwd: chdir to {}", cwd.display()))?;
+    if cwd == Path::new("/") {
+        // the process's own root cannot be outside it
+        return Ok(());
+    }
     let now = std::env::current_dir().with_ctx(|| format!("process.cwd: {} is outside the container", cwd.display()))?;
     if !now.is_absolute() {
         return Err(Error::msg(format!("process.cwd: {} is outside the container", cwd.display())));

@@ -81,10 +81,11 @@ pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
     }
 
     if plan.setup_dev {
+        let mut cache = devices::DirCache::default();
         for node in &plan.nodes {
-            devices::create(root.as_fd(), node)?;
+            devices::create(root.as_fd(), node, &mut cache)?;
         }
-        devices::create_links(root.as_fd())?;
+        devices::create_links(root.as_fd(), &mut cache)?;
     }
 
     if let Some(linux) = spec.linux() {
@@ -216,6 +217,22 @@ fn mount_cgroupfs(root: BorrowedFd, dest: &Path, opts: &mounts::MountOptions, pl
     if !pure_v2 {
         sys::mount(Some(Path::new("tmpfs")), &sys::fd_path(base.as_fd()), Some("tmpfs"), flags & !libc::MS_RDONLY, Some("mode=755"))
             .ctx("mount tmpfs")?;
+    }
+    if !pure_v2 && !plan.own_cgroup_ns {
+        // Binds of the container's directories onto the tmpfs rt has just mounted: nothing can
+        // be in it yet to resolve, and the flags go on once, recursively, at the end.
+        let top = paths::open_in_root(root, dest, libc::O_DIRECTORY).ctx("open the new tmpfs")?;
+        for cm in &plan.cgroup_mounts {
+            let name = Path::new(&cm.dir);
+            sys::mkdirat(top.as_fd(), name, 0o755).with_ctx(|| format!("create {}", dest.join(name).display()))?;
+            let tree = sys::open_tree(None, &cm.host_dir, true, false).with_ctx(|| format!("bind {}", cm.host_dir.display()))?;
+            sys::move_mount_at(tree.as_fd(), top.as_fd(), name).with_ctx(|| format!("bind {}", dest.join(name).display()))?;
+        }
+        let mut attr = mounts::bind_attr(opts);
+        if flags & libc::MS_RDONLY != 0 {
+            attr.attr_set |= sys::MOUNT_ATTR_RDONLY;
+        }
+        return sys::mount_setattr(top.as_fd(), true, &attr).ctx("set the flags of the cgroup mounts");
     }
     for cm in &plan.cgroup_mounts {
         let sub = dest.join(&cm.dir);

@@ -172,6 +172,12 @@ impl ContainerDir {
 
     /// Removes the directory and everything in it.
     pub fn remove(self) -> Result<()> {
+        // Usually state.json is all there is (exec.fifo went at start): two syscalls instead
+        // of remove_dir_all's ten.
+        let _ = sys::unlinkat(Some(self.fd.as_fd()), Path::new(STATE_FILE), 0);
+        if sys::unlinkat(None, &self.path, libc::AT_REMOVEDIR).is_ok() {
+            return Ok(());
+        }
         match std::fs::remove_dir_all(&self.path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).with_ctx(|| format!("remove {}", self.path.display())),
             _ => Ok(()),
@@ -227,8 +233,12 @@ pub struct ProcStat {
 }
 
 pub fn proc_stat(pid: i32) -> Option<ProcStat> {
-    let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    parse_proc_stat(&s)
+    // One read: std::fs::read sees size 0 and reads in growing steps. The line is well under
+    // 2 KiB (52 numbers and a 16-byte name).
+    let f = sys::open(Path::new(&format!("/proc/{pid}/stat")), libc::O_RDONLY, 0).ok()?;
+    let mut buf = [0u8; 2048];
+    let n = sys::read(f.as_fd(), &mut buf).ok()?;
+    parse_proc_stat(&buf[..n])
 }
 
 /// The command name (field 2) may hold spaces and parentheses: fields are counted after the

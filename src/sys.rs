@@ -485,7 +485,7 @@ pub fn unshare(flags: libc::c_int) -> io::Result<()> {
 pub fn ns_type(fd: BorrowedFd) -> io::Result<libc::c_int> {
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
     // SAFETY: the ioctl takes no argument and returns the type.
-    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE) })
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) })
 }
 
 pub fn sethostname(name: &str) -> io::Result<()> {
@@ -512,7 +512,7 @@ pub fn loopback_up() -> io::Result<()> {
     }
     req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
     // SAFETY: valid socket and ifreq; SIOCSIFFLAGS reads the name and flags.
-    check_int(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) })?;
+    check_int(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) })?;
     Ok(())
 }
 
@@ -676,6 +676,15 @@ pub fn move_mount(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
     check(unsafe {
         libc::syscall(libc::SYS_move_mount, from.as_raw_fd(), empty.as_ptr(), to.as_raw_fd(), empty.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
     })?;
+    Ok(())
+}
+
+/// Attaches the detached mount `from` on `name` below the directory `dir`.
+pub fn move_mount_at(from: BorrowedFd, dir: BorrowedFd, name: &Path) -> io::Result<()> {
+    let empty = c"";
+    let c = cpath(name)?;
+    // SAFETY: an empty from-path with MOVE_MOUNT_F_EMPTY_PATH acts on `from`; `c` is a path.
+    check(unsafe { libc::syscall(libc::SYS_move_mount, from.as_raw_fd(), empty.as_ptr(), dir.as_raw_fd(), c.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) })?;
     Ok(())
 }
 

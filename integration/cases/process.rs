@@ -9,6 +9,7 @@ use serde_json::json;
 pub fn cases() -> Vec<Case> {
     vec![
         case!(hostname),
+        case!(no_signal_ignored_or_blocked),
         case!(domainname).runc_lacks("runc 1.1.5 ignores domainname (added in 1.2)"),
         case!(sysctls),
         case!(rlimits_applied),
@@ -197,6 +198,31 @@ fn argv_exact() {
     let o = c.run();
     o.ok();
     assert_eq!(o.json()["argv"], json!(["/bin/probe", "info", "with space", "", "ünïcode", "--flag=x"]));
+}
+
+/// The container's process starts with every signal at its default and none blocked, through
+/// `run` (where rt blocks what it forwards) and through create + start: an ignored SIGPIPE,
+/// say, would survive execve into the user's program.
+fn no_signal_ignored_or_blocked() {
+    // busybox's cat, not the probe: a Rust program's start-up ignores SIGPIPE itself
+    let mut c = Ctr::new("sigstate");
+    c.args(&["/bin/cat", "/proc/self/status"]);
+    let status = c.run().stdout;
+    for key in ["SigBlk:", "SigIgn:"] {
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no {key} in {status}"));
+        assert_eq!(line.split_whitespace().nth(1), Some("0000000000000000"), "run: {line}");
+    }
+    let mut d = Ctr::new("sigstate2");
+    d.args(&["/bin/cat", "/proc/self/status"]);
+    let created = d.create();
+    created.ok();
+    d.start().ok();
+    d.wait_status("stopped", std::time::Duration::from_secs(10));
+    let out = created.stdout_now();
+    for key in ["SigBlk:", "SigIgn:"] {
+        let line = out.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no {key} in {out}"));
+        assert_eq!(line.split_whitespace().nth(1), Some("0000000000000000"), "create + start: {line}");
+    }
 }
 
 fn no_new_privileges() {

@@ -101,6 +101,33 @@ impl Cmd {
         if let Some(d) = &self.cwd {
             c.current_dir(d);
         }
+        // The runtime starts the way a shell or an engine starts it: every signal at its
+        // default and none blocked (this test process ignores some), so that what a container
+        // sees of its signal state is the runtime's doing.
+        // SAFETY: the closure runs between fork and exec and only calls signal and
+        // sigprocmask, which are async-signal-safe.
+        unsafe {
+            c.pre_exec(|| {
+                // the raw call: glibc's signal() refuses its own signals 32 and 33
+                #[repr(C)]
+                struct KernelSigaction {
+                    handler: usize,
+                    flags: u64,
+                    restorer: usize,
+                    mask: u64,
+                }
+                let dfl = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+                for sig in 1..=64 {
+                    if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                        libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KernelSigaction, std::ptr::null_mut::<KernelSigaction>(), 8);
+                    }
+                }
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                Ok(())
+            });
+        }
         if !self.cgroup_procs.is_empty() {
             let files: Vec<CString> = self.cgroup_procs.iter().map(|p| CString::new(p.as_os_str().as_bytes()).unwrap()).collect();
             // SAFETY: the closure runs between fork and exec; it only calls open/write/close

@@ -271,6 +271,17 @@ mod tests {
     }
 
     #[test]
+    fn hidden_mounts_are_not_used() {
+        // bench.sh: a tmpfs over the hybrid unified mount, which mountinfo still lists
+        let text = "30 25 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                    31 25 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                    90 31 0:80 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n";
+        let m = parse_mountinfo(text).unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].mountpoint, PathBuf::from("/sys/fs/cgroup/memory"));
+    }
+
+    #[test]
     fn this_hybrid_host() {
         let l = fixture("hybrid_host");
         assert_eq!(l.mode(), Mode::Hybrid);

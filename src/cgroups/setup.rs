@@ -183,6 +183,17 @@ pub fn add_pid(cg: &Cgroup, pid: i32, placed_by_clone: bool) -> Result<(), Cgrou
     Ok(())
 }
 
+pub fn place_self(cg: &Cgroup) -> Result<(), CgroupError> {
+    for d in cg.dirs.iter().filter(|d| !d.v2) {
+        let p = d.path.join("tasks");
+        fs::write(&p, "0").map_err(|e| {
+            let hint = if e.0 == libc::ENOSPC { " (the cpuset has no cpus or mems)" } else { "" };
+            CgroupError::AddPid { pid: 0, path: p.clone(), errno: e, hint: hint.to_owned() }
+        })?;
+    }
+    Ok(())
+}
+
 /// Waits between rmdir attempts while exiting processes still hold the cgroup: 1, 2, 4 … 512 ms,
 /// about a second in all.
 const RMDIR_ATTEMPTS: u32 = 11;

@@ -59,10 +59,41 @@ pub fn plan(devices: &[LinuxDevice]) -> Result<Vec<Node>> {
     Ok(nodes)
 }
 
+/// The directory the last node went into: the defaults and the links all go to /dev, which is
+/// then resolved once instead of once per node.
+#[derive(Default)]
+pub struct DirCache {
+    last: Option<(PathBuf, std::os::fd::OwnedFd)>,
+    /// rt's effective ids: a node rt creates is theirs already and needs no chown.
+    ids: Option<(u32, u32)>,
+}
+
+impl DirCache {
+    fn parent(&mut self, root: BorrowedFd, path: &Path) -> std::io::Result<(BorrowedFd<'_>, PathBuf)> {
+        let rel = paths::relative(path);
+        let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+        if !matches!(&self.last, Some((p, _)) if *p == parent) {
+            let (dir, _) = paths::parent_in_root(root, path)?;
+            self.last = Some((parent, dir));
+        }
+        let name = rel.file_name().map(PathBuf::from).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        match &self.last {
+            Some((_, fd)) => Ok((fd.as_fd(), name)),
+            None => Err(std::io::Error::from_raw_os_error(libc::EBADF)),
+        }
+    }
+
+    fn ids(&mut self) -> (u32, u32) {
+        // SAFETY: geteuid/getegid cannot fail.
+        *self.ids.get_or_insert_with(|| unsafe { (libc::geteuid(), libc::getegid()) })
+    }
+}
+
 /// Creates `node` inside the root; what was at its path before is replaced.
-pub fn create(root: BorrowedFd, node: &Node) -> Result<()> {
+pub fn create(root: BorrowedFd, node: &Node, cache: &mut DirCache) -> Result<()> {
     let what = || format!("{} ({})", node.field, node.path.display());
-    let (dir, name) = paths::parent_in_root(root, &node.path).with_ctx(|| format!("{}: create parent", what()))?;
+    let ids = cache.ids();
+    let (dir, name) = cache.parent(root, &node.path).with_ctx(|| format!("{}: create parent", what()))?;
     let dev = libc::makedev(node.major, node.minor);
     match sys::mknodat(dir.as_fd(), &name, node.mode, dev) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
@@ -71,11 +102,15 @@ pub fn create(root: BorrowedFd, node: &Node) -> Result<()> {
         }
         other => other.with_ctx(|| format!("{}: mknod", what()))?,
     }
+    if ids == (node.uid, node.gid) {
+        // mknod made it ours already (and with umask 0 the mode is exact)
+        return Ok(());
+    }
     sys::fchownat(dir.as_fd(), &name, node.uid, node.gid).with_ctx(|| format!("{}: chown", what()))
 }
 
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx (and /dev/core where the host has /proc/kcore).
-pub fn create_links(root: BorrowedFd) -> Result<()> {
+pub fn create_links(root: BorrowedFd, cache: &mut DirCache) -> Result<()> {
     let mut links: Vec<(&str, &str)> = vec![
         ("/proc/self/fd", "/dev/fd"),
         ("/proc/self/fd/0", "/dev/stdin"),
@@ -87,7 +122,7 @@ pub fn create_links(root: BorrowedFd) -> Result<()> {
         links.push(("/proc/kcore", "/dev/core"));
     }
     for (target, link) in links {
-        let (dir, name) = paths::parent_in_root(root, Path::new(link)).with_ctx(|| format!("create {link}"))?;
+        let (dir, name) = cache.parent(root, Path::new(link)).with_ctx(|| format!("create {link}"))?;
         match sys::symlinkat(Path::new(target), dir.as_fd(), &name) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
                 // /dev/ptmx may be a node from the image; the link to the new pts instance
