@@ -50,8 +50,8 @@ pub use layout::{Hierarchy, HierarchyKind, Layout, Mode};
 pub use resources::ApplyMode;
 pub use stats::Stats;
 
-/// An errno value shown the way people read it: `Device or resource busy`, without Rust's
-/// `(os error 16)` suffix, so that rt's messages look like runc's.
+/// An errno value shown as runc shows it: `device or resource busy`, without Rust's
+/// `(os error 16)` suffix (the words come from [`crate::sys::errno_text`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Errno(pub i32);
 
@@ -65,12 +65,7 @@ impl Errno {
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = std::io::Error::from_raw_os_error(self.0).to_string();
-        let plain = match text.rfind(" (os error ") {
-            Some(i) => &text[..i],
-            None => &text,
-        };
-        f.write_str(plain)
+        f.write_str(&crate::sys::errno_text(&std::io::Error::from_raw_os_error(self.0)))
     }
 }
 
@@ -364,8 +359,8 @@ mod tests {
 
     #[test]
     fn errno_reads_like_strerror() {
-        assert_eq!(Errno(libc::EBUSY).to_string(), "Device or resource busy");
-        assert_eq!(Errno(libc::ENOENT).to_string(), "No such file or directory");
+        assert_eq!(Errno(libc::EBUSY).to_string(), "device or resource busy");
+        assert_eq!(Errno(libc::ENOENT).to_string(), "no such file or directory");
     }
 
     #[test]
@@ -380,7 +375,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "linux.resources.memory.limit: writing 1 to /sys/fs/cgroup/memory/x/memory.limit_in_bytes: \
-             Device or resource busy"
+             device or resource busy"
         );
         assert_eq!(e.errno(), Some(libc::EBUSY));
     }

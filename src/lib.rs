@@ -1,5 +1,6 @@
 //! rt: an OCI runtime. `main.rs` is the command line; everything it calls lives here.
 
+pub mod arena;
 pub mod cgroups;
 pub mod channel;
 pub mod container;

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOC: rt::arena::Bump = rt::arena::Bump;
+
 use rt::container::{self, CreateOptions, Global, ListFormat};
 use rt::error::Error;
 use rt::{logging, spec};

@@ -633,9 +633,56 @@ pub fn recv_with_fds(sock: BorrowedFd, buf: &mut [u8]) -> io::Result<(usize, Vec
 }
 
 /// The errno's text the way runc (Go) prints it: lower-case, "no such file or directory".
-/// Engines match on these words (Podman maps "no such file or directory" to exit code 127).
+/// Engines match on these words (Podman maps "no such file or directory" to exit code 127), so
+/// they come from this table, not from the C library (musl words several differently).
 pub fn errno_text(e: &io::Error) -> String {
     let Some(n) = e.raw_os_error() else { return e.to_string() };
+    let known = match n {
+        libc::EPERM => "operation not permitted",
+        libc::ENOENT => "no such file or directory",
+        libc::ESRCH => "no such process",
+        libc::EINTR => "interrupted system call",
+        libc::EIO => "input/output error",
+        libc::ENXIO => "no such device or address",
+        libc::E2BIG => "argument list too long",
+        libc::ENOEXEC => "exec format error",
+        libc::EBADF => "bad file descriptor",
+        libc::ECHILD => "no child processes",
+        libc::EAGAIN => "resource temporarily unavailable",
+        libc::ENOMEM => "cannot allocate memory",
+        libc::EACCES => "permission denied",
+        libc::EFAULT => "bad address",
+        libc::EBUSY => "device or resource busy",
+        libc::EEXIST => "file exists",
+        libc::EXDEV => "invalid cross-device link",
+        libc::ENODEV => "no such device",
+        libc::ENOTDIR => "not a directory",
+        libc::EISDIR => "is a directory",
+        libc::EINVAL => "invalid argument",
+        libc::ENFILE => "too many open files in system",
+        libc::EMFILE => "too many open files",
+        libc::ENOTTY => "inappropriate ioctl for device",
+        libc::ETXTBSY => "text file busy",
+        libc::EFBIG => "file too large",
+        libc::ENOSPC => "no space left on device",
+        libc::EROFS => "read-only file system",
+        libc::EMLINK => "too many links",
+        libc::EPIPE => "broken pipe",
+        libc::ERANGE => "numerical result out of range",
+        libc::ENAMETOOLONG => "file name too long",
+        libc::ENOSYS => "function not implemented",
+        libc::ENOTEMPTY => "directory not empty",
+        libc::ELOOP => "too many levels of symbolic links",
+        libc::EOPNOTSUPP => "operation not supported",
+        libc::ECONNREFUSED => "connection refused",
+        libc::ECONNRESET => "connection reset by peer",
+        libc::ETIMEDOUT => "connection timed out",
+        libc::EOVERFLOW => "value too large for defined data type",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
     // SAFETY: strerror returns a pointer to a string that lives at least until the next call.
     let s = unsafe { CStr::from_ptr(libc::strerror(n)) }.to_string_lossy().into_owned();
     let mut c = s.chars();

@@ -234,7 +234,7 @@ fn cpu_realtime() {
     let o = c.rt(&["update", "--cpu-rt-runtime", "50000", &c.id]);
     o.failed();
     if rig().is_rt() {
-        o.stderr_has("linux.resources.cpu.realtimeRuntime: writing 50000 to ").stderr_has("cpu.rt_runtime_us: Invalid argument");
+        o.stderr_has("linux.resources.cpu.realtimeRuntime: writing 50000 to ").stderr_has("cpu.rt_runtime_us: invalid argument");
     }
 }
 
@@ -325,7 +325,7 @@ fn blkio_weight_device() {
         o.failed();
         if rig().is_rt() {
             o.stderr_has("linux.resources.blockIO.weightDevice[0].weight: writing ");
-            o.stderr_has("Operation not supported");
+            o.stderr_has("operation not supported");
             o.stderr_has("(per-device weights need the BFQ I/O scheduler on that device)");
         }
         c.assert_clean();

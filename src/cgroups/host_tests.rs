@@ -212,7 +212,7 @@ fn kernel_errors_name_field_file_and_reason() {
     assert_eq!(
         e.to_string(),
         format!(
-            "linux.resources.cpu.quota: writing 500 to {}: Invalid argument",
+            "linux.resources.cpu.quota: writing 500 to {}: invalid argument",
             cpu.join("cpu.cfs_quota_us").display()
         )
     );
@@ -222,14 +222,14 @@ fn kernel_errors_name_field_file_and_reason() {
             r#"{"blockIO":{"weightDevice":[{"major":254,"minor":0,"weight":300}]}}"#,
         ))
         .unwrap_err();
-    assert!(e.to_string().contains("blkio.bfq.weight_device: Operation not supported (per-device weights need the BFQ I/O scheduler"), "{e}");
+    assert!(e.to_string().contains("blkio.bfq.weight_device: operation not supported (per-device weights need the BFQ I/O scheduler"), "{e}");
     // CFQ's leaf weight does not exist on this kernel.
     let e =
         g.cg.apply(&res(r#"{"blockIO":{"leafWeight":300}}"#))
             .unwrap_err();
     assert!(
         e.to_string().ends_with(
-            "blkio.leaf_weight: No such file or directory (this kernel has no such file)"
+            "blkio.leaf_weight: no such file or directory (this kernel has no such file)"
         ),
         "{e}"
     );
@@ -261,7 +261,7 @@ fn kernel_errors_name_field_file_and_reason() {
     if let Err(e) = e {
         assert!(
             e.to_string()
-                .contains("Device or resource busy (the cgroup already uses more than that)"),
+                .contains("device or resource busy (the cgroup already uses more than that)"),
             "{e}"
         );
     }
