@@ -255,6 +255,17 @@ mod tests {
     }
 
     #[test]
+    fn exec_cpu_affinity_syntax_is_checked() {
+        // oci-spec checks this field with `regex`, which rt serves with regex-lite
+        let mut v = base();
+        v["process"]["execCPUAffinity"] = serde_json::json!({"initial": "0-1,3", "final": "2"});
+        check(v).unwrap();
+        let mut v = base();
+        v["process"]["execCPUAffinity"] = serde_json::json!({"initial": "0-1,x"});
+        assert!(err(v).starts_with("process.execCPUAffinity"));
+    }
+
+    #[test]
     fn base_is_valid() {
         check(base()).unwrap();
     }
