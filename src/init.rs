@@ -64,17 +64,7 @@ pub fn intermediate(p: &InitPlan, clone_flags: u64) -> ! {
     close_parent_fds(p);
     stay_undumpable();
     let result = (|| -> Result<()> {
-        let all = [
-            LinuxNamespaceType::User,
-            LinuxNamespaceType::Ipc,
-            LinuxNamespaceType::Uts,
-            LinuxNamespaceType::Network,
-            LinuxNamespaceType::Pid,
-            LinuxNamespaceType::Time,
-            LinuxNamespaceType::Cgroup,
-            LinuxNamespaceType::Mount,
-        ];
-        p.ns.enter(&all)?;
+        p.ns.enter(&crate::namespaces::JOIN_ORDER)?;
         match sys::clone3(clone_flags | libc::CLONE_PARENT as u64, None).ctx("clone init")? {
             Forked::Child => run(p),
             Forked::Parent(pid) => p.channel.send(&Msg::InitPid(pid)),

@@ -27,6 +27,19 @@ pub fn clone_flag(t: LinuxNamespaceType) -> i32 {
     }
 }
 
+/// The order in which joined namespaces are entered: user first (it decides what the caller
+/// may do in the others), mount last (after it, host paths mean something else).
+pub const JOIN_ORDER: [LinuxNamespaceType; 8] = [
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Ipc,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Time,
+    LinuxNamespaceType::Cgroup,
+    LinuxNamespaceType::Mount,
+];
+
 /// A namespace to enter by path.
 #[derive(Debug)]
 pub struct Join {
@@ -82,20 +95,9 @@ impl NamespacePlan {
         Ok(())
     }
 
-    /// Enters the joined namespaces of the given types, in the order the kernel needs:
-    /// user first (it decides what the caller may do in the others), mount last.
+    /// Enters the joined namespaces of the given types, in [`JOIN_ORDER`].
     pub fn enter(&self, types: &[LinuxNamespaceType]) -> Result<()> {
-        let order = [
-            LinuxNamespaceType::User,
-            LinuxNamespaceType::Ipc,
-            LinuxNamespaceType::Uts,
-            LinuxNamespaceType::Network,
-            LinuxNamespaceType::Pid,
-            LinuxNamespaceType::Time,
-            LinuxNamespaceType::Cgroup,
-            LinuxNamespaceType::Mount,
-        ];
-        for t in order.iter().filter(|t| types.contains(t)) {
+        for t in JOIN_ORDER.iter().filter(|t| types.contains(t)) {
             for j in self.joins.iter().filter(|j| j.typ == *t) {
                 let fd = j.fd.as_ref().ok_or_else(|| Error::msg("namespace fd not opened"))?;
                 sys::setns(fd.as_fd(), clone_flag(j.typ))

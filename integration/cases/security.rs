@@ -200,6 +200,7 @@ fn replace_mount(c: &mut Ctr, dest: &str, m: Value) {
 
 /// `create` then `start`: the container's output once it has stopped.
 #[track_caller]
+#[allow(clippy::result_large_err)] // a test helper: the Output is the test's failure report
 fn create_start(c: &mut Ctr) -> Result<String, Output> {
     let o = c.create();
     if o.code != 0 {

@@ -311,46 +311,14 @@ fn clone_into_cgroup_on_the_unified_hierarchy() {
     let g = Guard::new("clone3");
     g.cg.create().unwrap();
     let fd = g.cg.clone_into_fd().unwrap().expect("a v2 directory");
-    #[repr(C)]
-    #[derive(Default)]
-    struct CloneArgs {
-        flags: u64,
-        pidfd: u64,
-        child_tid: u64,
-        parent_tid: u64,
-        exit_signal: u64,
-        stack: u64,
-        stack_size: u64,
-        tls: u64,
-        set_tid: u64,
-        set_tid_size: u64,
-        cgroup: u64,
-    }
-    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-    let mut args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: std::os::fd::AsRawFd::as_raw_fd(&fd) as u64,
-        ..Default::default()
-    };
-    // SAFETY: clone3 without CLONE_VM forks this process; the child only calls pause and _exit,
-    // which are async-signal-safe.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if pid == 0 {
-        // SAFETY: see above.
-        unsafe {
-            libc::pause();
-            libc::_exit(0);
+    let pid = match crate::sys::clone3(0, Some(std::os::fd::AsFd::as_fd(&fd))).expect("clone3") {
+        crate::sys::Forked::Child => {
+            // SAFETY: the child only waits and leaves through _exit.
+            unsafe { libc::pause() };
+            crate::sys::exit_now(0)
         }
-    }
-    assert!(pid > 0, "clone3: {}", std::io::Error::last_os_error());
-    let pid = pid as i32;
+        crate::sys::Forked::Parent(pid) => pid,
+    };
     let check = || -> Result<(), String> {
         let v2 = g.cg.v2_dir().unwrap();
         let procs = read(&v2.path.join("cgroup.procs"));

@@ -183,6 +183,20 @@ pub(crate) fn check_bytes(field: &str, v: i64) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// limit, swap, reservation: each set, or not.
+pub(crate) type MemoryValues = (Option<i64>, Option<i64>, Option<i64>);
+
+/// The memory byte counts that are set, each checked.
+pub(crate) fn memory_values(m: &oci_spec::runtime::LinuxMemory) -> Result<MemoryValues, CgroupError> {
+    let (limit, swap, reservation) = (set_i64(m.limit()), set_i64(m.swap()), set_i64(m.reservation()));
+    for (f, v) in [("limit", limit), ("swap", swap), ("reservation", reservation)] {
+        if let Some(v) = v {
+            check_bytes(&format!("linux.resources.memory.{f}"), v)?;
+        }
+    }
+    Ok((limit, swap, reservation))
+}
+
 pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> CgroupError {
     CgroupError::Invalid {
         field: field.into(),

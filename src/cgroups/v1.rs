@@ -26,18 +26,7 @@ pub fn memory_is_set(m: &LinuxMemory) -> bool {
 /// the limit goes first and, if the kernel says EINVAL, again after memsw: on a new cgroup the
 /// first order always works.
 pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupError> {
-    let limit = set_i64(m.limit());
-    let swap = set_i64(m.swap());
-    let reservation = set_i64(m.reservation());
-    for (f, v) in [
-        ("limit", limit),
-        ("swap", swap),
-        ("reservation", reservation),
-    ] {
-        if let Some(v) = v {
-            check_bytes(&format!("linux.resources.memory.{f}"), v)?;
-        }
-    }
+    let (limit, swap, reservation) = super::resources::memory_values(m)?;
     if let (Some(l), Some(s)) = (limit, swap) {
         if s != -1 && (l == -1 || s < l) {
             return Err(invalid(

@@ -18,7 +18,7 @@
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory};
 
-use super::resources::{check_bytes, invalid, set_i64, set_u64, ApplyMode, Ver, Write};
+use super::resources::{invalid, set_i64, set_u64, ApplyMode, Ver, Write};
 use super::v1::{check_shares, check_weight, device, throttle_list, THROTTLES};
 use super::CgroupError;
 
@@ -56,18 +56,7 @@ pub fn swap_value(swap: i64, limit: Option<i64>) -> Result<i64, CgroupError> {
 /// memory.swap.max, memory.max, memory.low (runc's order).
 pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupError> {
     const F: &str = "linux.resources.memory";
-    let limit = set_i64(m.limit());
-    let swap = set_i64(m.swap());
-    let reservation = set_i64(m.reservation());
-    for (f, v) in [
-        ("limit", limit),
-        ("swap", swap),
-        ("reservation", reservation),
-    ] {
-        if let Some(v) = v {
-            check_bytes(&format!("{F}.{f}"), v)?;
-        }
-    }
+    let (limit, swap, reservation) = super::resources::memory_values(m)?;
     let mut w = Vec::new();
     let swap_max = match swap {
         Some(s) => Some(swap_value(s, limit)?),
