@@ -392,6 +392,10 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
     if o.console_socket.is_some() {
         return Err(Error::msg("--console-socket: terminals are not supported yet"));
     }
+    let ignored = spec::not_applied(&spec);
+    if !ignored.is_empty() {
+        logging::warn(&format!("not supported yet, the container runs without: {}", ignored.join(", ")));
+    }
     let ns = namespaces::plan(linux)?;
     if !ns.has(LinuxNamespaceType::Mount) {
         let skipped = rootfs::needs_mount_namespace(&spec);

@@ -4,7 +4,7 @@
 //!
 //! Order (runc's, with everything that touches /proc done before pivot_root through the
 //! host's /proc): placement in the cgroups → namespaces → hostname, loopback, sysctl,
-//! oom_score_adj → rootfs → rlimits, personality, user, capabilities, no_new_privs, cwd →
+//! oom_score_adj → rootfs → rlimits, personality, scheduler/ioPriority/memoryPolicy, user, capabilities, no_new_privs, cwd →
 //! executable lookup → ready → wait for start → execve.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
@@ -173,6 +173,7 @@ fn setup(p: &InitPlan) -> Result<(process::Executable, Vec<String>, Option<Owned
     if let Some(pers) = proc_.personality {
         sys::personality(pers).ctx("linux.personality")?;
     }
+    proc_.scheduling.apply()?;
     if let Some(name) = &proc_.session_keyring {
         process::join_keyring(name)?;
     }

@@ -12,6 +12,8 @@ use crate::error::{Context, Error, Result};
 use crate::rootfs::paths;
 use crate::sys;
 
+pub mod scheduling;
+
 /// The five capability sets as bit masks (bit N = capability N).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CapSets {
@@ -53,6 +55,7 @@ pub struct ProcessPlan {
     pub session_keyring: Option<String>,
     /// (st_dev, st_ino) of rt's binary, which the container must never get to execute.
     pub rt_binary: Option<(u64, u64)>,
+    pub scheduling: scheduling::Scheduling,
 }
 
 /// `listen_fds`: the caller's `LISTEN_FDS` (socket activation), passed on as runc does.
@@ -91,6 +94,7 @@ pub fn plan(spec: &Spec, preserve_fds: u32, listen_fds: Option<u32>, keyring: Op
         preserve_fds: preserve_fds + listen_fds.unwrap_or(0),
         session_keyring: keyring,
         rt_binary: own_binary(),
+        scheduling: scheduling::plan(spec)?,
     })
 }
 

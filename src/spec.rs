@@ -20,6 +20,9 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 }
 
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
+    if let Some(renamed) = rename_sched_flags(bytes) {
+        return parse(&renamed);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -32,6 +35,26 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
     })
 }
 
+/// oci-spec 0.10 spells two of runtime-spec's scheduler flags its own way
+/// (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`): a config with the spec's names is
+/// rewritten to those before it is parsed. Only configs that name a scheduler flag pay for it.
+fn rename_sched_flags(bytes: &[u8]) -> Option<Vec<u8>> {
+    const RENAMES: [(&str, &str); 2] = [("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"), ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN")];
+    if !bytes.windows(11).any(|w| w == b"SCHED_FLAG_") {
+        return None;
+    }
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let flags = v.pointer_mut("/process/scheduler/flags")?.as_array_mut()?;
+    let mut renamed = false;
+    for f in flags.iter_mut() {
+        if let Some((_, to)) = RENAMES.iter().find(|(from, _)| f.as_str() == Some(from)) {
+            *f = serde_json::Value::from(*to);
+            renamed = true;
+        }
+    }
+    renamed.then(|| serde_json::to_vec(&v).ok()).flatten()
+}
+
 /// serde_json appends " at line L column C"; with a field path in front, the position of a
 /// value error only adds noise.
 fn strip_position(msg: &str) -> String {
@@ -41,10 +64,47 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
+/// Fields rt does not apply yet although the config asks for them; each has its own issue.
+/// A container runs without them only where refusing would refuse every engine's configs
+/// (hooks, seccomp and LSM labels are in Docker's and runtime-tools' defaults), and then rt
+/// says so; a moved network device or an RDT group is refused (`validate`).
+pub fn not_applied(spec: &Spec) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let Some(h) = spec.hooks() {
+        let lists = [h.prestart(), h.create_runtime(), h.create_container(), h.start_container(), h.poststart(), h.poststop()];
+        if lists.iter().any(|l| l.as_ref().is_some_and(|l| !l.is_empty())) {
+            out.push("hooks");
+        }
+    }
+    let linux = spec.linux().as_ref();
+    if linux.is_some_and(|l| l.seccomp().is_some()) {
+        out.push("linux.seccomp");
+    }
+    let process = spec.process().as_ref();
+    if process.is_some_and(|p| p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty())) {
+        out.push("process.apparmorProfile");
+    }
+    if process.is_some_and(|p| p.selinux_label().as_deref().is_some_and(|s| !s.is_empty())) {
+        out.push("process.selinuxLabel");
+    }
+    if linux.is_some_and(|l| l.mount_label().as_deref().is_some_and(|s| !s.is_empty())) {
+        out.push("linux.mountLabel");
+    }
+    out
+}
+
 /// Checks what parsing cannot: versions, required fields, absolute paths, duplicates.
 /// `bundle` is the absolute bundle directory (root.path is relative to it).
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     check_version(spec.version())?;
+    if let Some(linux) = spec.linux() {
+        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(Error::spec("linux.netDevices", "moving network devices into a container is not supported yet"));
+        }
+        if linux.intel_rdt().is_some() {
+            return Err(Error::spec("linux.intelRdt", "Intel RDT is not supported yet"));
+        }
+    }
 
     let root = spec.root().as_ref().ok_or_else(|| Error::spec("root", "missing: a container needs a root filesystem"))?;
     if root.path().as_os_str().is_empty() {
@@ -252,6 +312,44 @@ mod tests {
             assert_eq!(spec.version(), OCI_VERSION);
             assert_eq!(spec.hostname().as_deref(), Some("rt"));
         }
+    }
+
+    #[test]
+    fn what_is_not_applied_is_named() {
+        let spec = parse(base().to_string().as_bytes()).unwrap();
+        assert!(not_applied(&spec).is_empty());
+        let mut v = base();
+        v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}], "poststop": []});
+        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
+        v["process"]["apparmorProfile"] = serde_json::json!("docker-default");
+        let spec = parse(v.to_string().as_bytes()).unwrap();
+        assert_eq!(not_applied(&spec), ["hooks", "linux.seccomp", "process.apparmorProfile"]);
+        let mut v = base();
+        v["hooks"] = serde_json::json!({"poststop": []});
+        assert!(not_applied(&parse(v.to_string().as_bytes()).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn refused_until_supported() {
+        let mut v = base();
+        v["linux"]["netDevices"] = serde_json::json!({"eth1": {"name": "net1"}});
+        assert!(err(v).starts_with("linux.netDevices: moving network devices"));
+        let mut v = base();
+        v["linux"]["intelRdt"] = serde_json::json!({"closID": "x"});
+        assert!(err(v).starts_with("linux.intelRdt: Intel RDT is not supported yet"));
+    }
+
+    #[test]
+    fn scheduler_flags_by_the_specs_names() {
+        let mut v = base();
+        v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]});
+        let spec = parse(v.to_string().as_bytes()).unwrap();
+        let flags = spec.process().as_ref().unwrap().scheduler().as_ref().unwrap().flags().clone().unwrap();
+        use oci_spec::runtime::LinuxSchedulerFlag::*;
+        assert_eq!(flags, [SchedResetOnFork, SchedFlagDLOverrun, SchedFlagReclaim]);
+        let mut v = base();
+        v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_BOGUS"]});
+        assert!(err(v).starts_with("process.scheduler.flags[0]: unknown variant `SCHED_FLAG_BOGUS`"));
     }
 
     #[test]

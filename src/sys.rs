@@ -550,6 +550,48 @@ pub fn personality(persona: libc::c_ulong) -> io::Result<()> {
     Ok(())
 }
 
+/// The kernel's `struct sched_attr` (SCHED_ATTR_SIZE_VER1: with the utilization clamps).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    let attr = SchedAttr { size: std::mem::size_of::<SchedAttr>() as u32, ..*attr };
+    // SAFETY: a valid sched_attr whose size field matches the struct; pid 0 is this thread.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })?;
+    Ok(())
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, ioprio)`: this process.
+pub fn ioprio_set(ioprio: u16) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, libc::c_int::from(ioprio)) })?;
+    Ok(())
+}
+
+/// `set_mempolicy(mode, nodemask, maxnode)`; `mode` carries the MPOL_F_* flags.
+pub fn set_mempolicy(mode: i32, nodemask: &[libc::c_ulong]) -> io::Result<()> {
+    let (ptr, maxnode) = match nodemask {
+        [] => (std::ptr::null(), 0),
+        // One more than the bits: the kernel reads maxnode - 1 of them (as numactl passes it).
+        m => (m.as_ptr(), (m.len() * libc::c_ulong::BITS as usize + 1) as libc::c_ulong),
+    };
+    // SAFETY: `ptr` is null with maxnode 0, or points at the `maxnode - 1` bits the kernel reads.
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) })?;
+    Ok(())
+}
+
 pub fn getrlimit(resource: libc::c_int) -> io::Result<(u64, u64)> {
     let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: valid out-pointer.

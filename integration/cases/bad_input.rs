@@ -61,6 +61,14 @@ fn corpus() -> Vec<Bad> {
         bad("rlimit_soft_above_hard", |c| { c.set("/process/rlimits", json!([{ "type": "RLIMIT_NOFILE", "soft": 2000, "hard": 1000 }])); }, &["rlimit"], "process.rlimits[0]"),
         bad("hostname_without_uts_namespace", |c| { c.no_ns("uts"); }, &["hostname"], "hostname"),
         bad("sysctl_not_namespaced", |c| { c.set("/linux/sysctl", json!({ "vm.swappiness": "10" })); }, &["vm.swappiness"], "linux.sysctl"),
+        Bad {
+            runc_accepts: Some("runc 1.1.5 ignores linux.netDevices (added in 1.3)"),
+            ..bad("net_devices_not_supported_yet", |c| { c.set("/linux/netDevices", json!({ "eth9": { "name": "net9" } })); }, &["netDevices"], "linux.netDevices")
+        },
+        Bad {
+            runc_accepts: Some("runc 1.1.5 accepts an intelRdt with a closID alone on a host without resctrl"),
+            ..bad("intel_rdt_not_supported_yet", |c| { c.set("/linux/intelRdt", json!({ "closID": "rt-test" })); }, &["rdt"], "linux.intelRdt")
+        },
         bad("terminal_without_console_socket", |c| { c.set("/process/terminal", json!(true)); }, &["console", "terminal", "tty"], "process.terminal"),
         Bad {
             run: Some(|c| {

@@ -1,6 +1,6 @@
 //! Process setup: hostname, domainname, sysctl, rlimits, oomScoreAdj, user (uid, gid,
 //! additionalGids, umask, HOME from the container's /etc/passwd), cwd, env, argv,
-//! noNewPrivileges, the five capability sets, personality.
+//! noNewPrivileges, the five capability sets, personality, scheduler, ioPriority, memoryPolicy.
 
 use crate::case;
 use crate::rig::{read, Case, Ctr};
@@ -31,6 +31,11 @@ pub fn cases() -> Vec<Case> {
         case!(capabilities_five_sets_non_root),
         case!(capabilities_empty),
         case!(personality_linux32).runc_lacks("runc 1.1.5 ignores linux.personality (added in 1.2)"),
+        case!(scheduler_policy_and_nice).runc_lacks("runc 1.1.5 ignores process.scheduler (added in 1.2)"),
+        case!(scheduler_priority_outside_realtime_fails).runc_lacks("runc 1.1.5 ignores process.scheduler (added in 1.2)"),
+        case!(io_priority_class_and_level).runc_lacks("runc 1.1.5 ignores process.ioPriority (added in 1.2)"),
+        case!(memory_policy_bind_and_interleave).runc_lacks("runc 1.1.5 ignores linux.memoryPolicy (added in 1.3)"),
+        case!(memory_policy_on_a_missing_node_fails).runc_lacks("runc 1.1.5 ignores linux.memoryPolicy (added in 1.3)"),
     ]
 }
 
@@ -294,4 +299,55 @@ fn personality_linux32() {
     c.set("/linux/personality", json!({ "domain": "LINUX32" }));
     let p = c.probe();
     assert_eq!(p.get("personality").as_i64().unwrap() & 0xff, 0x0008, "PER_LINUX32: {}", p.get("personality"));
+}
+
+fn scheduler_policy_and_nice() {
+    let mut c = Ctr::new("schedbatch");
+    c.set("/process/scheduler", json!({ "policy": "SCHED_BATCH", "nice": 7 }));
+    let s = c.probe().get("sched").clone();
+    assert_eq!((s["policy"].as_u64(), s["nice"].as_i64()), (Some(libc::SCHED_BATCH as u64), Some(7)), "sched: {s}");
+    let mut d = Ctr::new("schedidle");
+    d.set("/process/scheduler", json!({ "policy": "SCHED_IDLE" }));
+    assert_eq!(d.probe().get("sched")["policy"], json!(libc::SCHED_IDLE));
+}
+
+/// Refused before anything is made, naming the field.
+fn scheduler_priority_outside_realtime_fails() {
+    let mut c = Ctr::new("schedprio");
+    c.set("/process/scheduler", json!({ "policy": "SCHED_OTHER", "priority": 5 }));
+    let o = c.create();
+    o.failed().stderr_has("process.scheduler.priority");
+    assert_eq!(o.stderr_lines().len(), 1, "one line expected: {o}");
+    c.assert_clean();
+}
+
+fn io_priority_class_and_level() {
+    let mut c = Ctr::new("ioprio");
+    c.set("/process/ioPriority", json!({ "class": "IOPRIO_CLASS_BE", "priority": 6 }));
+    assert_eq!(c.probe().get("ioprio"), &json!({ "class": 2, "level": 6 }));
+    let mut d = Ctr::new("iopriodle");
+    d.set("/process/ioPriority", json!({ "class": "IOPRIO_CLASS_IDLE", "priority": 0 }));
+    assert_eq!(d.probe().get("ioprio")["class"], json!(3));
+}
+
+fn memory_policy_bind_and_interleave() {
+    let mut c = Ctr::new("mpolbind");
+    c.set("/linux/memoryPolicy", json!({ "mode": "MPOL_BIND", "nodes": "0" }));
+    assert_eq!(c.probe().get("mempolicy"), &json!({ "mode": 2, "flags": 0, "nodes": [0] }));
+    let mut d = Ctr::new("mpolinter");
+    d.set("/linux/memoryPolicy", json!({ "mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"] }));
+    assert_eq!(d.probe().get("mempolicy"), &json!({ "mode": 3, "flags": 1 << 15, "nodes": [0] }));
+    let mut e = Ctr::new("mpoldefault");
+    assert_eq!(e.probe().get("mempolicy")["mode"], json!(0), "the host's default is inherited");
+}
+
+/// The kernel refuses a node the machine does not have: the error names the field, nothing
+/// is left behind.
+fn memory_policy_on_a_missing_node_fails() {
+    let mut c = Ctr::new("mpolmissing");
+    c.set("/linux/memoryPolicy", json!({ "mode": "MPOL_BIND", "nodes": "1000" }));
+    let o = c.create();
+    o.failed().stderr_has("linux.memoryPolicy");
+    assert_eq!(o.stderr_lines().len(), 1, "one line expected: {o}");
+    c.assert_clean();
 }

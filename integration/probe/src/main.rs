@@ -200,6 +200,11 @@ fn info() -> Value {
     // SAFETY: 0xffffffff queries the persona without changing it.
     let persona = unsafe { libc::personality(0xffff_ffff) };
     m.insert("personality".into(), json!(persona));
+    m.insert("sched".into(), sched());
+    // SAFETY: integer arguments only (IOPRIO_WHO_PROCESS, this process).
+    let ioprio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) };
+    m.insert("ioprio".into(), if ioprio < 0 { json!({ "error": errno_name(last_errno()) }) } else { json!({ "class": ioprio >> 13, "level": ioprio & 0x1fff }) });
+    m.insert("mempolicy".into(), mempolicy());
     m.insert("interfaces".into(), interfaces());
     m.insert("loopback_up".into(), json!(iface_up("lo") == Some(true)));
     m.insert("dev".into(), dev_entries());
@@ -207,6 +212,33 @@ fn info() -> Value {
     m.insert("clock_monotonic".into(), json!(clock(libc::CLOCK_MONOTONIC)));
     m.insert("clock_boottime".into(), json!(clock(libc::CLOCK_BOOTTIME)));
     Value::Object(m)
+}
+
+/// sched_getattr: policy, nice, realtime priority, the SCHED_DEADLINE times and the flags.
+fn sched() -> Value {
+    let mut a = [0u32; 14];
+    // SAFETY: the buffer holds 56 bytes (SCHED_ATTR_SIZE_VER1), the size passed.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, a.as_mut_ptr(), 56u32, 0u32) };
+    if rc != 0 {
+        return json!({ "error": errno_name(last_errno()) });
+    }
+    let u64_at = |i: usize| u64::from(a[i]) | u64::from(a[i + 1]) << 32;
+    json!({ "policy": a[1], "flags": u64_at(2), "nice": a[4] as i32, "priority": a[5], "runtime": u64_at(6), "deadline": u64_at(8), "period": u64_at(10) })
+}
+
+/// get_mempolicy: the mode (MPOL_F_* flags apart) and the nodes of its mask.
+fn mempolicy() -> Value {
+    let mut mode: libc::c_int = 0;
+    let mut mask = [0 as libc::c_ulong; 16];
+    let maxnode = (mask.len() * libc::c_ulong::BITS as usize) as libc::c_ulong;
+    // SAFETY: valid out-pointers; the mask holds maxnode bits; no address is asked about.
+    let rc = unsafe { libc::syscall(libc::SYS_get_mempolicy, &mut mode as *mut libc::c_int, mask.as_mut_ptr(), maxnode, std::ptr::null::<u8>(), 0) };
+    if rc != 0 {
+        return json!({ "error": errno_name(last_errno()) });
+    }
+    let bits = libc::c_ulong::BITS as usize;
+    let nodes: Vec<usize> = (0..mask.len() * bits).filter(|n| mask[n / bits] >> (n % bits) & 1 == 1).collect();
+    json!({ "mode": mode & 0xff, "flags": mode & !0xff, "nodes": nodes })
 }
 
 fn ids(uid: bool) -> Value {
