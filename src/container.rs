@@ -575,7 +575,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         owner: String::new(),
         init_start_time: start_time,
         cgroup: p.cgroup.clone(),
-        own_pid_ns: p.ns.has(LinuxNamespaceType::Pid),
+        own_pid_ns: p.ns.creates(LinuxNamespaceType::Pid),
         use_systemd: g.systemd_cgroup,
     };
     let dir = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;

@@ -57,8 +57,8 @@ pub struct State {
     /// process that got the same pid.
     pub init_start_time: u64,
     pub cgroup: Cgroup,
-    /// Whether the container has a pid namespace of its own: without one, killing the init
-    /// does not take the other processes with it.
+    /// Whether the container made a pid namespace of its own: without one (none, or one it
+    /// joined), killing the init does not take the other processes with it.
     pub own_pid_ns: bool,
     #[serde(default)]
     pub use_systemd: bool,

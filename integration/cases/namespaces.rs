@@ -1,7 +1,7 @@
 //! Namespaces: pid, network (lo up), mount, ipc, uts, cgroup, time; joining by path.
 
 use crate::case;
-use crate::rig::{Case, Ctr};
+use crate::rig::{pid_alive, wait_until, Case, Ctr};
 use serde_json::json;
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ pub fn cases() -> Vec<Case> {
         case!(time_namespace_offsets).runc_lacks("time namespaces arrived in runc 1.2"),
         case!(join_namespaces_by_path),
         case!(join_pid_namespace_by_path),
+        case!(joined_pid_namespace_delete_force_kills_every_process),
         case!(namespace_path_of_wrong_type_rejected),
         case!(namespace_path_missing_rejected),
     ]
@@ -171,6 +172,28 @@ fn join_pid_namespace_by_path() {
     assert_ne!(p.pid(), 1, "joined an existing pid namespace: the init there is the other container's");
     a.kill("KILL").ok();
     a.wait_status("stopped", Duration::from_secs(5));
+}
+
+/// In a joined pid namespace the container's other processes outlive its init (they go to
+/// the namespace's own init): `delete --force` must kill them through the cgroup, not only the
+/// init, or the cgroup cannot be removed.
+fn joined_pid_namespace_delete_force_kills_every_process() {
+    let mut a = Ctr::new("pidnsowner");
+    a.args(&["/bin/sleep", "60"]);
+    a.run_with(&["--detach"]).ok();
+    let mut b = Ctr::new("pidnsguest");
+    b.ns("pid", Some(&format!("/proc/{}/ns/pid", a.pid())));
+    b.args(&["/bin/sh", "-c", "sleep 300 & exec sleep 301"]);
+    b.run_with(&["--detach"]).ok();
+    let pids = || -> Vec<i32> { serde_json::from_value(b.rt(&["ps", "--format", "json", &b.id]).ok().json()).unwrap_or_default() };
+    assert!(wait_until(Duration::from_secs(5), || pids().len() == 2), "two processes expected in the container: {:?}", pids());
+    let strays: Vec<i32> = pids().into_iter().filter(|&p| p != b.pid()).collect();
+    b.delete_force().ok();
+    b.assert_clean();
+    for p in strays {
+        assert!(wait_until(Duration::from_secs(5), || !pid_alive(p)), "the container's background process {p} survived delete --force");
+    }
+    a.delete_force().ok();
 }
 
 /// A network namespace path that names a uts namespace is refused; nothing is left behind.
