@@ -435,6 +435,12 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
 
 fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launched> {
     let mut p = plan(g, id, o)?;
+    // From here on rt, and every copy of it the clones make until the user's execve, is not
+    // dumpable: nothing in a container can open /proc/PID/exe, fds or memory of a process that
+    // holds rt's binary (CVE-2019-5736), not even of a foreground `rt run` that outlives the
+    // init's setup, or between a clone and the first thing the copy does. execve makes the
+    // user's program dumpable again as usual.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
     let dir = ContainerDir::create(&g.root, id)?;
     let mut guard = CreateGuard { dir: None, cgroup: None, init: None, intermediate: None };
     guard.dir = Some(dir);

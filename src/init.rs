@@ -62,7 +62,6 @@ pub struct InitPlan<'a> {
 /// pid and exits.
 pub fn intermediate(p: &InitPlan, clone_flags: u64) -> ! {
     close_parent_fds(p);
-    stay_undumpable();
     let result = (|| -> Result<()> {
         p.ns.enter(&crate::namespaces::JOIN_ORDER)?;
         match sys::clone3(clone_flags | libc::CLONE_PARENT as u64, None).ctx("clone init")? {
@@ -80,7 +79,6 @@ pub fn intermediate(p: &InitPlan, clone_flags: u64) -> ! {
 /// The init's whole life. Never returns.
 pub fn run(p: &InitPlan) -> ! {
     close_parent_fds(p);
-    stay_undumpable();
     let (exe, env, proc_) = match setup(p) {
         Ok(r) => r,
         Err(e) => {
@@ -100,14 +98,6 @@ pub fn run(p: &InitPlan) -> ! {
     eprintln!("{e}");
     let _ = p.channel.send(&channel::report(&e));
     sys::exit_now(255)
-}
-
-/// Until execve this process is a copy of rt: a non-dumpable process's /proc/PID/exe, fds and
-/// memory cannot be opened by other processes (ptrace access mode), so nothing in the
-/// container can reach rt's binary through it (CVE-2019-5736). execve makes the user's
-/// program dumpable again as usual.
-fn stay_undumpable() {
-    let _ = sys::prctl(libc::PR_SET_DUMPABLE, 0);
 }
 
 fn close_parent_fds(p: &InitPlan) {
