@@ -197,7 +197,10 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
             }
         }
         if let Some(sysctl) = linux.sysctl() {
-            let has = |t| seen.contains(&t) && !linux.namespaces().iter().flatten().any(|n| n.typ() == t && n.path().is_some());
+            // A joined namespace is the container's too (a pod's shared one), but not the
+            // host's network namespace by another path (runc's checkHostNs).
+            let host_net = linux.namespaces().iter().flatten().filter(|n| n.typ() == LinuxNamespaceType::Network).filter_map(|n| n.path().as_deref()).any(is_host_net_ns);
+            let has = |t| seen.contains(&t) && !(t == LinuxNamespaceType::Network && host_net);
             let mut keys: Vec<_> = sysctl.keys().collect();
             keys.sort();
             for k in keys {
@@ -256,25 +259,31 @@ pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
     }
 }
 
+fn is_host_net_ns(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    id(path).is_some_and(|ns| Some(ns) == id(Path::new("/proc/self/ns/net")))
+}
+
 /// A sysctl is allowed only where the container has its own copy of it: runc's rules.
 fn check_sysctl(key: &str, has_own: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<()> {
     let field = || format!("linux.sysctl.{key}");
     let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"];
     if ipc.contains(&key) || key.starts_with("fs.mqueue.") {
         if !has_own(LinuxNamespaceType::Ipc) {
-            return Err(Error::spec(field(), "needs a new ipc namespace (the host's would change)"));
+            return Err(Error::spec(field(), "needs an ipc namespace of its own (the host's would change)"));
         }
         return Ok(());
     }
     if key.starts_with("net.") {
         if !has_own(LinuxNamespaceType::Network) {
-            return Err(Error::spec(field(), "needs a new network namespace (the host's would change)"));
+            return Err(Error::spec(field(), "needs a network namespace other than the host's (the host's would change)"));
         }
         return Ok(());
     }
     if key == "kernel.hostname" || key == "kernel.domainname" {
         if !has_own(LinuxNamespaceType::Uts) {
-            return Err(Error::spec(field(), "needs a new uts namespace (the host's would change)"));
+            return Err(Error::spec(field(), "needs a uts namespace of its own (the host's would change)"));
         }
         return Ok(());
     }
@@ -446,7 +455,7 @@ mod tests {
     fn sysctl_needs_own_namespace() {
         let mut v = base();
         v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
-        assert!(err(v).starts_with("linux.sysctl.net.ipv4.ip_forward: needs a new network namespace"));
+        assert!(err(v).starts_with("linux.sysctl.net.ipv4.ip_forward: needs a network namespace other"));
         let mut v = base();
         v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network"}, {"type": "ipc"}]);
         v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000", "fs.mqueue.msg_max": "20"});
@@ -454,6 +463,16 @@ mod tests {
         let mut v = base();
         v["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"});
         assert!(err(v).contains("not namespaced"));
+    }
+
+    #[test]
+    fn sysctl_in_joined_namespace_but_not_the_hosts() {
+        let mut v = base();
+        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network", "path": "/run/netns/pod"}, {"type": "ipc", "path": "/run/ipcns/pod"}]);
+        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"});
+        check(v.clone()).unwrap();
+        v["linux"]["namespaces"][1]["path"] = serde_json::json!("/proc/self/ns/net");
+        assert!(err(v).starts_with("linux.sysctl.net.ipv4.ip_forward: needs a network namespace other"));
     }
 
     #[test]

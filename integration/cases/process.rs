@@ -12,6 +12,7 @@ pub fn cases() -> Vec<Case> {
         case!(no_signal_ignored_or_blocked),
         case!(domainname).runc_lacks("runc 1.1.5 ignores domainname (added in 1.2)"),
         case!(sysctls),
+        case!(sysctl_in_joined_network_namespace),
         case!(rlimits_applied),
         case!(rlimits_unset_are_inherited),
         case!(rlimit_above_host_hard_limit_fails),
@@ -61,6 +62,26 @@ fn sysctls() {
     assert_eq!(v, json!({ "net.ipv4.ip_forward": "1", "net.core.somaxconn": "1234", "kernel.msgmax": "4096" }));
     // the host's values are untouched
     assert_eq!(read("/proc/sys/kernel/msgmax"), host_msgmax);
+}
+
+/// A pod's containers join one network namespace: its sysctls are theirs to set, and the
+/// value is what the other container sees.
+fn sysctl_in_joined_network_namespace() {
+    let host = read("/proc/sys/net/ipv4/tcp_keepalive_time");
+    let mut pod = Ctr::new("sysctlpod");
+    pod.args(&["/bin/sleep", "60"]);
+    pod.run_with(&["--detach"]).ok();
+    let ns = format!("/proc/{}/ns/net", pod.pid());
+    let mut c = Ctr::new("sysctljoin");
+    c.ns("network", Some(&ns));
+    c.set("/linux/sysctl", json!({ "net.ipv4.tcp_keepalive_time": "1234" }));
+    c.probe_args(&["exit", "0"]);
+    c.run().ok();
+    let mut d = Ctr::new("sysctlpeer");
+    d.ns("network", Some(&ns));
+    assert_eq!(d.probe_sub(&["sysctl", "net.ipv4.tcp_keepalive_time"]), json!({ "net.ipv4.tcp_keepalive_time": "1234" }));
+    assert_eq!(read("/proc/sys/net/ipv4/tcp_keepalive_time"), host, "the host's value changed");
+    pod.delete_force().ok();
 }
 
 fn rlimits_applied() {
