@@ -204,11 +204,13 @@ pub fn kill(g: &Global, id: &str, signal: &str, all: bool) -> Result<()> {
     let sig = signals::parse(signal)?;
     let dir = ContainerDir::open(&g.root, id)?;
     let st = dir.load()?;
-    if st.live_status(&dir.path) == Status::Stopped {
-        return if all { Ok(()) } else { Err(Error::NotRunning) };
-    }
+    // With `all`, whatever is still in the cgroup, also after the init is gone (a container
+    // without its own pid namespace leaves its other processes there), as runc does.
     if all {
         return Ok(st.cgroup.kill_all(sig)?);
+    }
+    if st.live_status(&dir.path) == Status::Stopped {
+        return Err(Error::NotRunning);
     }
     signal_init(&st, sig)
 }

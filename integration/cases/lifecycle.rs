@@ -36,6 +36,7 @@ pub fn cases() -> Vec<Case> {
         case!(kill_default_is_sigterm),
         case!(kill_signal_by_name_and_number),
         case!(kill_all_kills_every_process),
+        case!(kill_all_reaches_what_a_stopped_init_left),
         case!(kill_created_container),
         case!(concurrent_create_same_id_one_wins).runc_lacks("runc 1.1.5 races on concurrent creates of one id: two may succeed, a loser may fail with `exec fifo ... already exists` or remove the winner's state dir, leaving its init behind"),
         case!(concurrent_state_calls_agree),
@@ -376,6 +377,22 @@ fn kill_all_kills_every_process() {
     c.rt(&["kill", "--all", &c.id, "KILL"]).ok();
     assert!(wait_until(Duration::from_secs(5), || read(&procs).trim().is_empty()), "processes left after kill --all: {:?}", read(&procs));
     c.wait_status("stopped", Duration::from_secs(5));
+    c.delete().ok();
+}
+
+/// Without a pid namespace of its own, what the init started outlives it in the cgroup:
+/// `kill --all` still reaches it once the container is stopped (containerd's shim relies on
+/// this, as runc allows it).
+fn kill_all_reaches_what_a_stopped_init_left() {
+    let mut c = Ctr::new("killallstopped");
+    c.no_ns("pid");
+    c.sh("sleep 64 & exit 0");
+    c.run_with(&["--detach"]).ok();
+    c.wait_status("stopped", Duration::from_secs(5));
+    let procs = c.cg.dir("pids").join(&c.id).join("cgroup.procs");
+    assert_eq!(read(&procs).lines().count(), 1, "the background sleep should be left: {:?}", read(&procs));
+    c.rt(&["kill", "--all", &c.id, "KILL"]).ok();
+    assert!(wait_until(Duration::from_secs(5), || read(&procs).trim().is_empty()), "processes left after kill --all: {:?}", read(&procs));
     c.delete().ok();
 }
 
