@@ -126,9 +126,15 @@ impl ContainerDir {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.to_owned())),
             Err(e) => return Err(e).with_ctx(|| format!("create state directory {}", path.display())),
         }
-        let dir = Self::open_path(path)?;
-        sys::fchmod(dir.fd.as_fd(), 0o711).ctx("chmod state directory")?;
-        Ok(dir)
+        let dir = Self::open_path(path.clone()).and_then(|d| {
+            sys::fchmod(d.fd.as_fd(), 0o711).ctx("chmod state directory")?;
+            Ok(d)
+        });
+        if dir.is_err() {
+            // Nothing is in it yet; left behind, it would hold the id.
+            let _ = std::fs::remove_dir(&path);
+        }
+        dir
     }
 
     /// Opens and locks an existing container's directory.
