@@ -503,13 +503,17 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     let host_proc = if needs_proc { Some(open_host_proc()?) } else { None };
 
     let (parent_end, child_end) = Channel::pair()?;
+    // The init waits for rt's go-ahead when rt places it in v1 cgroups, and when an
+    // intermediate clones it: its messages share the channel with the intermediate's, and
+    // rt has to know the init's pid before the first of them.
+    let init_waits = (needs_placement && !self_placement) || p.ns.needs_intermediate();
     let init_plan = InitPlan {
         spec: &p.spec,
         ns: &p.ns,
         rootfs: &p.rootfs_plan,
         process: &p.process,
         channel: &child_end,
-        wait_placed: needs_placement && !self_placement,
+        wait_placed: init_waits,
         place_in: self_placement.then_some(&p.cgroup),
         unshare_cgroupns,
         start_by: match &fifo {
@@ -556,6 +560,8 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     logging::debug(|| format!("create {id}: init is pid {init_pid}"));
     if needs_placement && !self_placement {
         p.cgroup.add_pid(init_pid, cgroup_fd.is_some())?;
+    }
+    if init_waits {
         parent_end.send(&Msg::Placed)?;
     }
     match parent_end.recv()? {

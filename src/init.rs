@@ -35,8 +35,9 @@ pub struct InitPlan<'a> {
     pub rootfs: &'a RootfsPlan,
     pub process: &'a ProcessPlan,
     pub channel: &'a Channel,
-    /// Wait for rt to write the pid into v1 cgroups before doing anything (when the init
-    /// cannot see the host's cgroup paths itself).
+    /// Wait for rt's go-ahead (`Placed`) before doing anything: rt writes the pid into v1
+    /// cgroups first when the init cannot see the host's cgroup paths itself, and has to have
+    /// the intermediate's report of the init's pid before the init's own messages.
     pub wait_placed: bool,
     /// v1 cgroups the init moves itself into before doing anything.
     pub place_in: Option<&'a crate::cgroups::Cgroup>,
