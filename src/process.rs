@@ -353,13 +353,18 @@ pub fn own_binary() -> Option<(u64, u64)> {
 pub fn open_executable(path: &Path, args: &[String], rt_binary: Option<(u64, u64)>) -> Result<Executable> {
     let refuse = |p: &Path| Error::msg(format!("{}: resolves to rt's own binary, which a container must not run (CVE-2019-5736)", p.display()));
     let open = |p: &Path| -> Result<(std::os::fd::OwnedFd, bool)> {
-        // readable: the start of a script can be checked; execute-only: a binary at most
-        let (fd, readable) = match sys::open(p, libc::O_RDONLY, 0) {
+        // readable: the start of a script can be checked; execute-only: a binary at most.
+        // O_NONBLOCK: a FIFO with an x bit must not park the init on its open.
+        let (fd, readable) = match sys::open(p, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY, 0) {
             Ok(fd) => (fd, true),
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => (sys::open(p, libc::O_PATH, 0).with_ctx(|| format!("exec {}", p.display()))?, false),
             Err(e) => return Err(e).with_ctx(|| format!("exec {}", p.display())),
         };
         let st = sys::fstat(fd.as_fd()).with_ctx(|| format!("exec {}", p.display()))?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            // execve's answer for anything but a regular file
+            return Err(std::io::Error::from_raw_os_error(libc::EACCES)).with_ctx(|| format!("exec {}", p.display()));
+        }
         if rt_binary == Some((st.st_dev, st.st_ino)) {
             return Err(refuse(p));
         }

@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         case!(run_missing_binary_fails_create),
         case!(run_exec_format_error_exits_255).runc_lacks("runc 1.1.5's init exits 1 when execve fails after start; runc >= 1.2 and the issue: 255"),
         case!(run_exec_format_error_fails),
+        case!(run_fifo_as_program_fails_without_hanging),
         case!(create_missing_binary_exits_1),
         case!(run_relative_args_use_path),
         case!(run_removes_container_afterwards),
@@ -175,6 +176,22 @@ fn run_exec_format_error_exits_255() {
     let o = c.run();
     o.code(255);
     assert!(o.stderr.contains("exec format error"), "{o}");
+}
+
+/// An args[0] that is a FIFO with the executable bit: checking it must not block on the open
+/// (nothing would ever write to it); it is refused as execve would refuse it.
+fn run_fifo_as_program_fails_without_hanging() {
+    let mut c = Ctr::new("fifoexe");
+    let fifo = c.host_path("/bin/fifo");
+    let cpath = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o755) }, 0, "mkfifo {}", fifo.display());
+    set_mode(&fifo, 0o755);
+    c.args(&["/bin/fifo"]);
+    let o = c.run();
+    assert_ne!(o.code, 0, "{o}");
+    assert!(o.stderr.contains("permission denied"), "{o}");
+    c.assert_clean();
 }
 
 /// `create` with a missing args[0] exits 1 (a failed command), naming the path.
