@@ -384,7 +384,7 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
     }
     let bundle = std::path::absolute(&o.bundle).with_ctx(|| format!("bundle {}", o.bundle.display()))?;
     let spec = spec::load(&bundle)?;
-    spec::validate(&spec, &bundle)?;
+    spec::validate(&spec)?;
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     let linux = spec.linux().as_ref().ok_or_else(|| Error::spec("linux", "missing"))?;
     let proc_ = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;

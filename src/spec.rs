@@ -93,9 +93,9 @@ pub fn not_applied(spec: &Spec) -> Vec<&'static str> {
     out
 }
 
-/// Checks what parsing cannot: versions, required fields, absolute paths, duplicates.
-/// `bundle` is the absolute bundle directory (root.path is relative to it).
-pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
+/// Checks what parsing cannot: versions, required fields, absolute paths, duplicates (the
+/// rootfs itself: `rootfs_path`).
+pub fn validate(spec: &Spec) -> Result<()> {
     check_version(spec.version())?;
     if let Some(linux) = spec.linux() {
         if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
@@ -109,12 +109,6 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<()> {
     let root = spec.root().as_ref().ok_or_else(|| Error::spec("root", "missing: a container needs a root filesystem"))?;
     if root.path().as_os_str().is_empty() {
         return Err(Error::spec("root.path", "missing"));
-    }
-    let rootfs = rootfs_path(spec, bundle)?;
-    match std::fs::metadata(&rootfs) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(Error::spec("root.path", format!("{} is not a directory", rootfs.display()))),
-        Err(e) => return Err(Error::spec("root.path", format!("{}: {}", rootfs.display(), crate::sys::errno_text(&e)))),
     }
 
     let process = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing: nothing to run"))?;
@@ -240,10 +234,18 @@ pub fn default_config(rootless: bool) -> String {
     text.to_owned()
 }
 
-/// `root.path`, made absolute against the bundle.
+/// `root.path`, made absolute against the bundle and resolved: the mount table, which rt
+/// reads to find the rootfs's parent mount, and state.json name it by its real path.
 pub fn rootfs_path(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     let root = spec.root().as_ref().ok_or_else(|| Error::spec("root", "missing"))?;
-    Ok(if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) })
+    let given = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    let fail = |what: String| Error::spec("root.path", format!("{}: {what}", given.display()));
+    let rootfs = std::fs::canonicalize(&given).map_err(|e| fail(crate::sys::errno_text(&e)))?;
+    match std::fs::metadata(&rootfs) {
+        Ok(m) if m.is_dir() => Ok(rootfs),
+        Ok(_) => Err(fail("not a directory".into())),
+        Err(e) => Err(fail(crate::sys::errno_text(&e))),
+    }
 }
 
 pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
@@ -305,7 +307,8 @@ mod tests {
 
     fn check(v: serde_json::Value) -> Result<()> {
         let spec = parse(v.to_string().as_bytes())?;
-        validate(&spec, Path::new("/"))
+        validate(&spec)?;
+        rootfs_path(&spec, Path::new("/")).map(drop)
     }
 
     fn err(v: serde_json::Value) -> String {

@@ -16,6 +16,7 @@ pub fn cases() -> Vec<Case> {
         case!(recursive_read_only_rro),
         case!(mount_propagation_flags),
         case!(rootfs_propagation_private),
+        case!(rootfs_through_a_symlink_on_another_mount).runc_lacks("runc refuses a root.path that goes through a symlink"),
         case!(rootfs_propagation_shared).runc_lacks("runc 1.1.5 applies rootfsPropagation to the parent mount: the container's / never shows shared"),
         case!(tmpfs_options),
         case!(tmpfs_copy_up),
@@ -145,6 +146,27 @@ fn rootfs_propagation_shared() {
     let p = c.probe();
     let root = propagation_of(&p.0, "/");
     assert!(root.iter().any(|t| t.starts_with("shared:")), "/ propagation {root:?}");
+}
+
+/// A root.path through a symlink that lives on another mount (/dev/shm): rt works from the
+/// real path, so the right parent mount is made private for pivot_root with a shared root.
+fn rootfs_through_a_symlink_on_another_mount() {
+    let mut c = Ctr::new("rootlink");
+    let link = std::path::PathBuf::from(format!("/dev/shm/{}-rootfs", c.id));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(c.rootfs(), &link).unwrap();
+    struct Unlink(std::path::PathBuf);
+    impl Drop for Unlink {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _unlink = Unlink(link.clone());
+    c.set("/root/path", json!(link));
+    c.set("/linux/rootfsPropagation", json!("shared"));
+    let p = c.probe();
+    assert_eq!(p.pid(), 1);
+    assert!(propagation_of(&p.0, "/").iter().any(|t| t.starts_with("shared:")), "/ is not shared");
 }
 
 /// "private" (and the default, rslave of this host's private /) leave no propagation tag.
