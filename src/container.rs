@@ -416,7 +416,8 @@ fn plan(g: &Global, id: &str, o: &CreateOptions) -> Result<Plan> {
     }
     let layout = Layout::detect()?;
     let cgroup = Cgroup::plan(&layout, linux.cgroups_path().as_deref(), id)?;
-    let listen_fds = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse().ok()).filter(|&n: &u32| n > 0);
+    let listen_fds = process::listen_fds(std::env::var("LISTEN_FDS").ok().as_deref(), std::env::var("LISTEN_PID").ok().as_deref(), sys::getpid());
+    process::check_passed_fds(o.preserve_fds + listen_fds.unwrap_or(0))?;
     let keyring = (!o.no_new_keyring).then(|| format!("_ses.{id}"));
     let mut process = process::plan(&spec, o.preserve_fds, listen_fds, keyring)?;
     if let Some(c) = process.caps.as_mut() {

@@ -58,6 +58,25 @@ pub struct ProcessPlan {
     pub scheduling: scheduling::Scheduling,
 }
 
+/// The caller's socket-activation fds: `LISTEN_FDS`, when `LISTEN_PID` says they were
+/// meant for this process (as systemd's protocol and runc have it).
+pub fn listen_fds(listen_fds: Option<&str>, listen_pid: Option<&str>, own_pid: sys::Pid) -> Option<u32> {
+    if listen_pid?.parse::<sys::Pid>().ok()? != own_pid {
+        return None;
+    }
+    listen_fds?.parse().ok().filter(|&n| n > 0)
+}
+
+/// fds 3 .. 3+n, which the container gets, must all be open before rt opens anything that
+/// stays open: a gap would be filled by rt's own channel, exec.fifo or a namespace, and that
+/// would be passed into the container.
+pub fn check_passed_fds(n: u32) -> Result<()> {
+    match (3..3 + n).find(|&fd| !sys::fd_is_open(fd as std::os::fd::RawFd)) {
+        Some(fd) => Err(Error::msg(format!("--preserve-fds/LISTEN_FDS: fd {fd} is not open, {n} fds from fd 3 on are to be passed"))),
+        None => Ok(()),
+    }
+}
+
 /// `listen_fds`: the caller's `LISTEN_FDS` (socket activation), passed on as runc does.
 pub fn plan(spec: &Spec, preserve_fds: u32, listen_fds: Option<u32>, keyring: Option<String>) -> Result<ProcessPlan> {
     let p: &Process = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
@@ -478,6 +497,11 @@ mod tests {
         assert_eq!(p.additional_gids, vec![5, 6]);
         assert!(!p.no_new_privileges);
         assert_eq!(p.preserve_fds, 3);
+        assert_eq!(listen_fds(Some("2"), Some("42"), 42), Some(2));
+        assert_eq!(listen_fds(Some("2"), Some("41"), 42), None, "meant for another process");
+        assert_eq!(listen_fds(Some("2"), None, 42), None);
+        assert_eq!(listen_fds(Some("0"), Some("42"), 42), None);
+        assert_eq!(listen_fds(Some("x"), Some("42"), 42), None);
         assert_eq!(p.env[p.env.len() - 2..], ["LISTEN_FDS=1".to_owned(), "LISTEN_PID=1".to_owned()]);
     }
 

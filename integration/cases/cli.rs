@@ -34,6 +34,8 @@ pub fn cases() -> Vec<Case> {
         case!(create_no_pivot),
         case!(create_no_new_keyring),
         case!(preserve_fds),
+        case!(listen_fds_passed_when_meant_for_the_runtime),
+        case!(preserve_fds_not_open_refused).rt_only("runc passes what is there and the container gets a runtime fd or EBADF"),
         case!(fds_not_leaked_into_container),
         case!(flags_after_id),
         case!(short_flags),
@@ -428,6 +430,46 @@ fn preserve_fds() {
     let o = wrap("0");
     o.ok();
     assert!(o.json().get("3").is_none(), "fd 3 passed without --preserve-fds: {}", o.json());
+}
+
+/// Socket activation: `LISTEN_FDS` fds go to the container, with LISTEN_FDS=N and
+/// LISTEN_PID=1 in its environment, when `LISTEN_PID` names the runtime's own pid.
+fn listen_fds_passed_when_meant_for_the_runtime() {
+    let mut c = Ctr::new("listenfds");
+    let marker = c.dir.join("socket");
+    std::fs::write(&marker, "x").unwrap();
+    let b = c.dir.to_string_lossy().into_owned();
+    let mut run = |pid: &str, sub: &str| -> serde_json::Value {
+        c.probe_args(&[sub]);
+        c.write_config();
+        let script = format!("exec 3<'{}'; LISTEN_FDS=1 LISTEN_PID={pid} exec \"$@\"", marker.display());
+        let o = c.cmd().wrapped(vec!["/bin/sh".into(), "-c".into(), script.into(), "sh".into()]).args(&["run", "--bundle", &b, &c.id]).output_in(&c.dir);
+        o.ok();
+        o.json()
+    };
+    let fds = run("$$", "fds");
+    assert!(fds["3"].as_str().is_some_and(|t| t.ends_with("/socket")), "fd 3 not passed: {fds}");
+    let info = run("$$", "info");
+    let env: Vec<&str> = info["env"].as_array().unwrap().iter().filter_map(|e| e.as_str()).collect();
+    assert!(env.contains(&"LISTEN_FDS=1") && env.contains(&"LISTEN_PID=1"), "env: {env:?}");
+    let fds = run("1", "fds");
+    assert!(fds.get("3").is_none(), "fd 3 passed although LISTEN_PID named another process: {fds}");
+}
+
+/// `--preserve-fds 2` with only fd 3 open: fd 4 would be the next file rt opens, and go into
+/// the container; refused, naming the fd.
+fn preserve_fds_not_open_refused() {
+    let mut c = Ctr::new("preservegap");
+    c.probe_args(&["fds"]);
+    c.write_config();
+    let b = c.dir.to_string_lossy().into_owned();
+    let o = c
+        .cmd()
+        .wrapped(vec!["/bin/sh".into(), "-c".into(), "exec 3</dev/null 4<&-; exec \"$@\"".into(), "sh".into()])
+        .args(&["run", "--preserve-fds", "2", "--bundle", &b, &c.id])
+        .output_in(&c.dir);
+    o.failed().stderr_has("fd 4 is not open");
+    c.assert_clean();
 }
 
 /// The process starts with fds 0, 1, 2 only (no runtime fds leak in).
