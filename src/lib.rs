@@ -6,6 +6,7 @@ pub mod channel;
 pub mod container;
 pub mod control;
 pub mod error;
+pub mod features;
 pub mod init;
 pub mod logging;
 pub mod namespaces;

@@ -135,6 +135,8 @@ enum Cmd {
         #[arg(long)]
         rootless: bool,
     },
+    /// show the enabled features
+    Features,
     /// pause suspends all processes inside the container
     Pause { id: String },
     /// resumes all processes that have been previously paused
@@ -240,6 +242,10 @@ fn dispatch(g: &Global, cmd: Cmd) -> Result<i32, (Option<&'static str>, Error)> 
         Cmd::Kill { all, id, signal } => container::kill(g, &id, signal.as_deref().unwrap_or("SIGTERM"), all).map(|()| 0).map_err(plain),
         Cmd::Delete { force, id } => container::delete(g, &id, force).map(|()| 0).map_err(plain),
         Cmd::Spec { bundle, rootless } => write_spec(bundle.as_deref(), rootless).map(|()| 0).map_err(plain),
+        Cmd::Features => {
+            print!("{}", rt::features::json().map_err(plain)?);
+            Ok(0)
+        }
         Cmd::Pause { id } => rt::control::pause(g, &id).map(|()| 0).map_err(plain),
         Cmd::Resume { id } => rt::control::resume(g, &id).map(|()| 0).map_err(plain),
         Cmd::Update { id, flags } => rt::control::update_cli(g, &id, &flags).map(|()| 0).map_err(plain),

@@ -28,6 +28,7 @@ pub fn cases() -> Vec<Case> {
         case!(list_quiet),
         case!(list_empty),
         case!(version_lines),
+        case!(features_json),
         case!(spec_writes_runc_default),
         case!(spec_rootless),
         case!(spec_refuses_to_overwrite),
@@ -504,4 +505,18 @@ fn short_flags() {
     c.rt(&["kill", "-a", &c.id, "KILL"]).ok();
     c.wait_status("stopped", Duration::from_secs(5));
     c.delete().ok();
+}
+
+/// `features`: runtime-spec's features document, which containerd reads.
+fn features_json() {
+    let c = Ctr::new("features");
+    let v = c.rt(&["features"]).ok().json();
+    assert_eq!(v["ociVersionMin"], json!("1.0.0"));
+    assert!(v["ociVersionMax"].as_str().is_some_and(|s| s.starts_with("1.")), "{v}");
+    for ns in ["ipc", "mount", "network", "pid", "uts"] {
+        assert!(v["linux"]["namespaces"].as_array().unwrap().contains(&json!(ns)), "{ns} missing: {v}");
+    }
+    assert!(v["linux"]["capabilities"].as_array().unwrap().contains(&json!("CAP_NET_ADMIN")), "{v}");
+    assert!(v["mountOptions"].as_array().unwrap().contains(&json!("nosuid")), "{v}");
+    assert_eq!(v["linux"]["cgroup"]["v1"], json!(true));
 }

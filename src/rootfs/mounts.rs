@@ -39,6 +39,16 @@ impl MountOptions {
     }
 }
 
+/// The options `parse_options` acts on (not passed as filesystem data), as `features` lists
+/// them; idmapped mounts wait for user namespaces.
+pub const KNOWN_OPTIONS: [&str; 60] = [
+    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime", "loud", "mand", "noatime", "nodev",
+    "nodiratime", "noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "rbind", "relatime",
+    "remount", "ro", "rw", "silent", "strictatime", "suid", "sync", "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
+    "runbindable", "tmpcopyup", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
+    "rnosymfollow", "rsymfollow", "rnoatime", "rstrictatime", "rrelatime", "ratime", "rnostrictatime", "rnorelatime", "symfollow",
+];
+
 /// runtime-spec's mount options, as runc understands them.
 pub fn parse_options(options: &[String]) -> MountOptions {
     use libc::*;
@@ -76,6 +86,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             "silent" => (MS_SILENT, 0),
             "strictatime" => (MS_STRICTATIME, 0),
             "suid" => (0, MS_NOSUID),
+            "symfollow" => (0, MS_NOSYMFOLLOW),
             "sync" => (MS_SYNCHRONOUS, 0),
             "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable" | "runbindable" => {
                 let base = match opt.trim_start_matches('r') {
@@ -413,6 +424,16 @@ mod tests {
         assert!(o.is_bind());
         assert_eq!(o.flags, MS_BIND | MS_REC);
         assert_eq!(o.propagation, vec![MS_PRIVATE | MS_REC, MS_SHARED]);
+    }
+
+    #[test]
+    fn known_options_are_understood() {
+        for opt in KNOWN_OPTIONS {
+            let o = p(&[opt]);
+            assert!(o.data.is_empty(), "{opt} would be passed to the filesystem as data");
+            assert!(!o.idmap, "{opt}");
+        }
+        assert_eq!(p(&["size=1m"]).data, ["size=1m"]);
     }
 
     #[test]
