@@ -23,7 +23,7 @@ pub enum Msg {
     /// parent → child (`run`): start the user process now.
     Start,
     /// child → parent: a step failed. `message` names the step and the config field.
-    Failed { message: String, errno: Option<i32> },
+    Failed { message: String },
 }
 
 /// One end of the channel.
@@ -68,7 +68,7 @@ impl Channel {
     pub fn expect(&self, want: &Msg) -> Result<()> {
         match self.recv()? {
             Some((m, _)) if &m == want => Ok(()),
-            Some((Msg::Failed { message, errno }, _)) => Err(failed(message, errno)),
+            Some((Msg::Failed { message }, _)) => Err(Error::Msg(message)),
             Some((m, _)) => Err(Error::msg(format!("protocol error: expected {want:?}, got {m:?}"))),
             None => Err(Error::Sys { what: format!("peer closed while rt waited for {want:?}"), source: io::Error::from_raw_os_error(libc::EPIPE) }),
         }
@@ -79,13 +79,7 @@ impl Channel {
     }
 }
 
-/// Turns a child's report back into an error of the same kind.
-pub fn failed(message: String, errno: Option<i32>) -> Error {
-    let _ = errno;
-    Error::Msg(message)
-}
-
 /// The report a child sends for an error.
 pub fn report(e: &Error) -> Msg {
-    Msg::Failed { message: e.to_string(), errno: e.errno() }
+    Msg::Failed { message: e.to_string() }
 }

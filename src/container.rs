@@ -111,12 +111,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
 
 /// `state`: runc's JSON, two-space indented, no trailing newline.
 pub fn state(g: &Global, id: &str) -> Result<String> {
-    state::validate_id(id)?;
-    let dir = g.root.join(id);
-    let st = match state::read_state(&dir) {
-        Err(e) if e.errno() == Some(libc::ENOENT) => return Err(Error::NotExist),
-        other => other?,
-    };
+    let (dir, st) = state::read_by_id(&g.root, id)?;
     let status = st.live_status(&dir);
     serde_json::to_string_pretty(&st.public(status)).map_err(|e| Error::msg(format!("encode state: {e}")))
 }
@@ -539,7 +534,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
                 drop(child_end);
                 let pid = match parent_end.recv()? {
                     Some((Msg::InitPid(pid), _)) => pid,
-                    Some((Msg::Failed { message, errno }, _)) => return Err(start_error(crate::channel::failed(message, errno))),
+                    Some((Msg::Failed { message }, _)) => return Err(start_error(Error::Msg(message))),
                     _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
                 };
                 guard.init = Some(pid);
@@ -567,7 +562,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     }
     match parent_end.recv()? {
         Some((Msg::Ready, _)) => {}
-        Some((Msg::Failed { message, errno }, _)) => return Err(start_error(crate::channel::failed(message, errno))),
+        Some((Msg::Failed { message }, _)) => return Err(start_error(Error::Msg(message))),
         Some((m, _)) => return Err(Error::msg(format!("unable to start container process: unexpected {m:?}"))),
         None => {
             let status = sys::waitpid(init_pid, 0).ok().flatten().map(|(_, s)| s);
@@ -591,7 +586,6 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         init_start_time: start_time,
         cgroup: p.cgroup.clone(),
         own_pid_ns: p.ns.creates(LinuxNamespaceType::Pid),
-        use_systemd: g.systemd_cgroup,
     };
     let dir = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
     dir.save(&st)?;
@@ -602,7 +596,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
     if mode != Mode::Create {
         parent_end.send(&Msg::Start)?;
         // The init's end closes on a successful execve; a failure is reported first.
-        if let Some((Msg::Failed { message, .. }, _)) = parent_end.recv()? {
+        if let Some((Msg::Failed { message }, _)) = parent_end.recv()? {
             logging::error(&message);
         }
     }
@@ -615,11 +609,7 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
 
 /// The host's /proc, checked to be a procfs root and not something mounted in its place.
 fn open_host_proc() -> Result<OwnedFd> {
-    let fd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).ctx("open /proc")?;
-    if !sys::is_procfs_root(fd.as_fd()).ctx("statfs /proc")? {
-        return Err(Error::msg("/proc is not a procfs root"));
-    }
-    Ok(fd)
+    sys::open_proc_root().ctx("open /proc")?.ok_or_else(|| Error::msg("/proc is not a procfs root"))
 }
 
 /// A failure the init reported: runc's wording in front.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::container::Global;
 use crate::error::{Context, Error, Result};
-use crate::state::{self, ContainerDir, State, Status};
+use crate::state::{self, ContainerDir, Status};
 use crate::{logging, sys};
 
 // ---------------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ pub struct UpdateFlags {
 /// or from the flags, then [`update`].
 pub fn update_cli(g: &Global, id: &str, flags: &UpdateFlags) -> Result<()> {
     // runc checks the container first: an unknown id says so whatever the flags.
-    drop(load(g, id)?);
+    drop(state::read_by_id(&g.root, id)?);
     let res = match flags.resources.as_deref() {
         Some(src) => {
             let text = read_resources(src)?;
@@ -333,7 +333,7 @@ pub struct Event<'a, T: Serialize> {
 /// `interval` (a Go duration such as `5s` or `500ms`) and an `oom` event for each OOM kill in
 /// the container, one JSON object per line, until the container stops.
 pub fn events(g: &Global, id: &str, interval: &str, stats: bool, out: &mut dyn Write) -> Result<()> {
-    let (_, st) = load(g, id)?;
+    let (_, st) = state::read_by_id(&g.root, id)?;
     let every = parse_go_duration(interval).map_err(|e| Error::msg(format!("invalid value {interval:?} for flag -interval: {e}")))?;
     if every.is_zero() {
         return Err(Error::msg("duration interval must be greater than 0"));
@@ -459,7 +459,7 @@ pub enum PsFormat {
 /// `ps`: the container's pids as JSON (`[1,2]`, or `null` when there are none), or the host's
 /// `ps` (with `ps_args`, default `-ef`) cut down to the lines of the container's processes.
 pub fn ps(g: &Global, id: &str, format: PsFormat, ps_args: &[String]) -> Result<String> {
-    let (_, st) = load(g, id)?;
+    let (_, st) = state::read_by_id(&g.root, id)?;
     let pids = st.cgroup.pids()?;
     if format == PsFormat::Json {
         return Ok(pids_json(&pids));
@@ -503,20 +503,6 @@ pub fn filter_ps_table(output: &str, pids: &[i32]) -> Result<String> {
         }
     }
     Ok(out)
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/// A container's state for the verbs that only look (events, ps), without taking the lock:
-/// state.json is replaced whole, so a read never sees half of it.
-fn load(g: &Global, id: &str) -> Result<(std::path::PathBuf, State)> {
-    state::validate_id(id)?;
-    let dir = g.root.join(id);
-    match state::read_state(&dir) {
-        Ok(st) => Ok((dir, st)),
-        Err(e) if e.errno() == Some(libc::ENOENT) => Err(Error::NotExist),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

@@ -26,8 +26,6 @@ pub enum Error {
     Exists(String),
     #[error("container not running")]
     NotRunning,
-    #[error("cannot {verb} a container that is {status}")]
-    WrongState { verb: &'static str, status: String },
 
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
@@ -43,6 +41,15 @@ impl Error {
 
     pub fn msg(m: impl Display) -> Error {
         Error::Msg(m.to_string())
+    }
+
+    /// This error with a prefix (the field, the step) in front of its message, of the same kind.
+    pub fn prefixed(self, p: impl Display) -> Error {
+        match self {
+            Error::Sys { what, source } => Error::Sys { what: format!("{p}: {what}"), source },
+            Error::Spec { field, message } => Error::Spec { field: format!("{p}: {field}"), message },
+            other => Error::Msg(format!("{p}: {other}")),
+        }
     }
 
     /// The errno of a failed system call, if that is what this is.
@@ -76,10 +83,6 @@ pub trait Prefix<T> {
 
 impl<T> Prefix<T> for Result<T> {
     fn prefix<D: Display>(self, p: impl FnOnce() -> D) -> Result<T> {
-        self.map_err(|e| match e {
-            Error::Sys { what, source } => Error::Sys { what: format!("{}: {what}", p()), source },
-            Error::Spec { field, message } => Error::Spec { field: format!("{}: {field}", p()), message },
-            other => Error::Msg(format!("{}: {other}", p())),
-        })
+        self.map_err(|e| e.prefixed(p()))
     }
 }

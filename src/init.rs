@@ -108,9 +108,9 @@ fn close_parent_fds(p: &InitPlan) {
     }
 }
 
-/// Everything up to the point of no return; gives the executable and the final environment.
-/// Gives the checked executable and the final environment. With `create`, also a procfs handle through which exec.fifo is reopened for writing (taken
-/// now, while the init still has the privileges to mount a procfs of its own if need be).
+/// Everything up to the point of no return. Gives the checked executable and the final
+/// environment; with `create`, also a procfs handle through which exec.fifo is reopened for
+/// writing (taken now, while the init still has the privileges to mount a procfs of its own).
 fn setup(p: &InitPlan) -> Result<(process::Executable, Vec<String>, Option<OwnedFd>)> {
     if let Some(mask) = &p.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
@@ -190,8 +190,7 @@ fn setup(p: &InitPlan) -> Result<(process::Executable, Vec<String>, Option<Owned
 /// The container's /proc, if it is a procfs root (rt mounted it; nothing may be mounted in it
 /// but lxcfs files).
 fn container_procfs() -> Option<OwnedFd> {
-    let fd = sys::open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).ok()?;
-    sys::is_procfs_root(fd.as_fd()).unwrap_or(false).then_some(fd)
+    sys::open_proc_root().ok().flatten()
 }
 
 /// `linux.sysctl`, through the host's procfs: the init is already in its own namespaces, and

@@ -53,11 +53,6 @@ pub fn debug_enabled() -> bool {
     LOGGER.get().is_some_and(|l| l.min <= Level::Debug)
 }
 
-/// Whether records go to a file (then errors are also printed on stderr, plainly).
-pub fn has_file() -> bool {
-    LOGGER.get().is_some_and(|l| l.path.is_some())
-}
-
 pub fn log(level: Level, msg: &str) {
     let Some(l) = LOGGER.get() else { return };
     if level < l.min {

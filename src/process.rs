@@ -263,7 +263,7 @@ fn capset_error(e: std::io::Error, c: &CapSets) -> Error {
         missing.sort();
         return Error::msg(format!("process.capabilities: rt does not hold {} itself, so it cannot give them to the container", missing.join(", ")));
     }
-    Err::<(), _>(e).ctx("process.capabilities: capset").unwrap_err()
+    Error::Sys { what: "process.capabilities: capset".into(), source: e }
 }
 
 fn drop_bounding(keep: u64) -> Result<()> {

@@ -60,8 +60,6 @@ pub struct State {
     /// Whether the container made a pid namespace of its own: without one (none, or one it
     /// joined), killing the init does not take the other processes with it.
     pub own_pid_ns: bool,
-    #[serde(default)]
-    pub use_systemd: bool,
 }
 
 /// The public view, in runc's field order, as `state` prints it and hooks receive it.
@@ -172,10 +170,6 @@ impl ContainerDir {
         std::fs::rename(self.path.join(tmp), self.path.join(STATE_FILE)).ctx("write state.json")
     }
 
-    pub fn has_fifo(&self) -> bool {
-        self.path.join(EXEC_FIFO).exists()
-    }
-
     /// Removes the directory and everything in it.
     pub fn remove(self) -> Result<()> {
         // Usually state.json is all there is (exec.fifo went at start): two syscalls instead
@@ -205,6 +199,18 @@ pub fn ensure_root(root: &Path) -> Result<()> {
             ensure_root(root)
         }
         Err(e) => Err(e).with_ctx(|| format!("create {}", root.display())),
+    }
+}
+
+/// A container's directory and state, read without locking; an unknown id is runc's
+/// "container does not exist".
+pub fn read_by_id(root: &Path, id: &str) -> Result<(PathBuf, State)> {
+    validate_id(id)?;
+    let dir = root.join(id);
+    match read_state(&dir) {
+        Ok(st) => Ok((dir, st)),
+        Err(e) if e.errno() == Some(libc::ENOENT) => Err(Error::NotExist),
+        Err(e) => Err(e),
     }
 }
 
@@ -325,7 +331,6 @@ mod tests {
             init_start_time: 1,
             cgroup: Cgroup::default(),
             own_pid_ns: true,
-            use_systemd: false,
         };
         let j = serde_json::to_string(&st.public(Status::Running)).unwrap();
         assert_eq!(

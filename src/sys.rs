@@ -272,8 +272,8 @@ struct OpenHow {
 pub fn openat2(dir: BorrowedFd, path: &Path, flags: libc::c_int, mode: libc::mode_t, resolve: u64) -> io::Result<OwnedFd> {
     let c = cpath(path)?;
     let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode as u64, resolve };
-    // SAFETY: valid path and open_how of the size passed.
     let fd = retry(|| {
+        // SAFETY: valid path and open_how of the size passed.
         check(unsafe {
             libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
         })
@@ -865,6 +865,13 @@ pub fn fs_type(fd: BorrowedFd) -> io::Result<i64> {
 pub fn is_procfs_root(fd: BorrowedFd) -> io::Result<bool> {
     const PROC_ROOT_INO: u64 = 1;
     Ok(fs_type(fd)? == PROC_SUPER_MAGIC && fstat(fd)?.st_ino == PROC_ROOT_INO)
+}
+
+/// This mount namespace's `/proc`, if it is a procfs root (not a directory, a symlink or
+/// another filesystem in its place).
+pub fn open_proc_root() -> io::Result<Option<OwnedFd>> {
+    let fd = open(Path::new("/proc"), libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+    Ok(is_procfs_root(std::os::fd::AsFd::as_fd(&fd))?.then_some(fd))
 }
 
 /// The target of a symlink; an empty `name` reads the link `dir` itself is an `O_PATH` fd of.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Mount;
 
 use super::paths::{self, Kind};
-use crate::error::{Context, Error, Prefix, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::{self, MountAttr};
 
 /// What a mount's `options` ask for.
@@ -215,7 +215,7 @@ pub fn mount_one(ctx: &MountContext, index: usize, m: &Mount, cgroupfs: &dyn Fn(
     // A sub-field error reads `mounts[3].source: ...`; anything else `mounts[3] (/dest): ...`.
     let in_mount = |e: Error| match e {
         Error::Spec { field: f, message } => Error::spec(format!("mounts[{index}].{f}"), message),
-        other => Err::<(), _>(other).prefix(field).unwrap_err(),
+        other => other.prefixed(field()),
     };
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
