@@ -228,6 +228,7 @@ fn mount_cgroupfs(root: BorrowedFd, dest: &Path, opts: &mounts::MountOptions, pl
             let tree = sys::open_tree(None, &cm.host_dir, true, false).with_ctx(|| format!("bind {}", cm.host_dir.display()))?;
             sys::move_mount_at(tree.as_fd(), top.as_fd(), name).with_ctx(|| format!("bind {}", dest.join(name).display()))?;
         }
+        link_comounted(top.as_fd(), dest, &plan.cgroup_mounts)?;
         let mut attr = mounts::bind_attr(opts);
         if flags & libc::MS_RDONLY != 0 {
             attr.attr_set |= sys::MOUNT_ATTR_RDONLY;
@@ -248,10 +249,28 @@ fn mount_cgroupfs(root: BorrowedFd, dest: &Path, opts: &mounts::MountOptions, pl
             sys::move_mount(tree.as_fd(), target.as_fd()).with_ctx(|| format!("bind {}", sub.display()))?;
         }
     }
+    if !pure_v2 {
+        let top = paths::open_in_root(root, dest, libc::O_DIRECTORY).ctx("open the new tmpfs")?;
+        link_comounted(top.as_fd(), dest, &plan.cgroup_mounts)?;
+    }
     if !pure_v2 && flags & libc::MS_RDONLY != 0 {
         let mounted = paths::open_in_root(root, dest, 0).ctx("reopen")?;
         let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
         sys::mount_setattr(mounted.as_fd(), false, &attr).ctx("make tmpfs read-only")?;
+    }
+    Ok(())
+}
+
+/// A hierarchy of several controllers (`cpu,cpuacct`) is also reached by each controller's
+/// name, as on the host and with runc: programs look for /sys/fs/cgroup/cpu.
+fn link_comounted(top: BorrowedFd, dest: &Path, cgroup_mounts: &[CgroupMount]) -> Result<()> {
+    for cm in cgroup_mounts.iter().filter(|cm| cm.dir.contains(',')) {
+        for name in cm.dir.split(',') {
+            match sys::symlinkat(Path::new(&cm.dir), top, Path::new(name)) {
+                Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(e).with_ctx(|| format!("link {}", dest.join(name).display())),
+                _ => {}
+            }
+        }
     }
     Ok(())
 }
