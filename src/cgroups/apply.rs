@@ -91,7 +91,8 @@ fn hint(w: &Write, errno: Errno) -> String {
         }
         (libc::EINVAL, "cpuset.cpus" | "cpuset.mems") => "must be a subset of the parent cgroup's",
         (libc::ENOENT, _) => match &w.fallback {
-            Some((f, _)) => return format!(" (nor {f}: this kernel has neither file)"),
+            // the error's path is the fallback's: name the file tried first
+            Some(_) => return format!(" (nor {}: this kernel has neither file)", w.file),
             None => "this kernel has no such file",
         },
         _ => return String::new(),
@@ -203,4 +204,17 @@ pub fn pre_read(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_and_fallback_are_both_named() {
+        let w = Write::new(Ver::V1, "blkio", "blkio.weight_device", "8:0 500", "linux.resources.blockIO.weightDevice[0].weight")
+            .or_else("blkio.bfq.weight_device", "8:0 500");
+        assert_eq!(hint(&w, Errno(libc::ENOENT)), " (nor blkio.weight_device: this kernel has neither file)");
+        assert!(hint(&w, Errno(libc::EOPNOTSUPP)).contains("BFQ"));
+    }
 }
