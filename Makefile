@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RT := target/release/rt
 
-.PHONY: all build demo test unit integration test-v2 probe rootfs bench clean
+.PHONY: all build demo test unit integration test-v2 test-v1 probe rootfs bench clean
 
 all: build
 
@@ -24,7 +24,8 @@ build:
 # The two commands of the README. Both need root.
 #   make demo: build rt and a busybox bundle (build/demo), then `rt run build/demo/`
 #   make test: unit tests, then the release binary (what `make build` ships) in real containers
-#              on this host (v1/hybrid cgroups), then its cgroup tests on pure cgroup v2 in a VM
+#              on this host (v1/hybrid cgroups), then its cgroup tests in a VM on pure cgroup
+#              v2 and in another on pure cgroup v1
 demo: build
 	sh integration/demo.sh $(RT) build/demo
 
@@ -32,6 +33,7 @@ test: build rootfs
 	$(CARGO) test --lib
 	RT_TEST_RUNTIME=$(CURDIR)/$(RT) $(CARGO) test --test integration -- $(IT_ARGS)
 	RT_TEST_RUNTIME=$(CURDIR)/$(RT) integration/vm/lane.sh $(V2_ARGS)
+	RT_TEST_RUNTIME=$(CURDIR)/$(RT) integration/vm/lane.sh --layout v1 $(V1_ARGS)
 
 # --- integration rig (integration/README.md) --------------------------------------------------
 # The probe: a static helper that reports the container's view as JSON, copied into the rootfs.
@@ -58,11 +60,15 @@ BENCH_ARGS ?=
 bench: build
 	integration/bench/bench.sh $(BENCH_ARGS)
 
-# The cgroup v2 lane: one VM (qemu software emulation, virtme-ng) runs the cgroup tests against
-# pure cgroup v2 (integration/vm/lane.sh; about 8 minutes here). Extra args: V2_ARGS='cgroups_v2::'
+# The cgroup VM lanes: one VM (qemu software emulation, virtme-ng) runs the cgroup tests against
+# pure cgroup v2, another against pure cgroup v1 (integration/vm/lane.sh; 1-8 minutes each
+# here). Extra args: V2_ARGS='cgroups_v2::', V1_ARGS='cgroups_res::'
 V2_ARGS ?=
+V1_ARGS ?=
 test-v2:
 	integration/vm/lane.sh $(V2_ARGS)
+test-v1:
+	integration/vm/lane.sh --layout v1 $(V1_ARGS)
 
 clean:
 	$(CARGO) clean

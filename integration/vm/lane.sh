@@ -1,7 +1,8 @@
 #!/bin/bash
-# The cgroup v2 lane: the integration suite's cgroup tests against pure cgroup v2, in ONE VM.
+# The cgroup VM lanes: the integration suite's cgroup tests against pure cgroup v2 (or, with
+# --layout v1, pure cgroup v1), in ONE VM.
 #
-# usage: integration/vm/lane.sh [FILTER...]        (default filter: cgroups)
+# usage: integration/vm/lane.sh [--layout v2|v1] [FILTER...]        (default filter: cgroups)
 #
 # Everything is built on the host first (rt, the integration test binary, the test rootfs:
 # compiling under emulation is hopeless); then integration/vm/run.sh boots one VM and runs the
@@ -15,7 +16,7 @@
 #   RT_TEST_RUNTIME another runtime binary (e.g. target/release/rt), passed to the guest
 #   RT_VM_*         see integration/vm/run.sh (memory, cpus, kernel, venv)
 # Output: the test run's output; the last line gives the lane's wall time. A copy of the
-# guest's output is in target/vm/v2-lane.log. Exit status: the test binary's (0 = all passed),
+# guest's output is in target/vm/<layout>-lane.log. Exit status: the test binary's (0 = all passed),
 # or run.sh's 124 (timeout) / 125 (the lane itself failed).
 set -uo pipefail
 
@@ -23,11 +24,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo" || exit 125
 [ "$(id -u)" = 0 ] || { echo "lane: run as root" >&2; exit 125; }
+layout=v2
+case ${1:-} in
+--layout) layout=${2:?--layout needs v1 or v2}; shift 2 ;;
+--layout=*) layout=${1#*=}; shift ;;
+esac
 filters=("$@")
 [ ${#filters[@]} -gt 0 ] || filters=(cgroups)
 t0=$(date +%s)
 
-say() { echo "lane: $*" >&2; }
+say() { echo "lane ($layout): $*" >&2; }
 
 # --- on the host: the VM tools, the rootfs, the binaries -----------------------------------------
 "$here/install.sh" || exit 125
@@ -44,7 +50,7 @@ say "built in $((built - t0))s: $bin"
 envs=(--env RT_TEST_TMPDIR=/run/rt-v2-lane --env RUST_BACKTRACE=1)
 [ -n "${RT_TEST_RUNTIME:-}" ] && envs+=(--env "RT_TEST_RUNTIME=$(readlink -f "$RT_TEST_RUNTIME")")
 mkdir -p target/vm
-"$here/run.sh" --timeout "${RT_V2_TIMEOUT:-900}" --log "$repo/target/vm/v2-lane.log" "${envs[@]}" -- \
+"$here/run.sh" --layout "$layout" --timeout "${RT_V2_TIMEOUT:-900}" --log "$repo/target/vm/$layout-lane.log" "${envs[@]}" -- \
     "$bin" --test-threads "${RT_V2_THREADS:-2}" "${filters[@]}"
 rc=$?
 say "exit status $rc; wall time $(($(date +%s) - t0))s (build $((built - t0))s, VM $(($(date +%s) - built))s)"

@@ -1,7 +1,8 @@
 #!/bin/bash
-# The cgroup v2 lane: boot a Debian kernel under qemu (virtme-ng, software emulation) on this
+# The cgroup VM lanes: boot a Debian kernel under qemu (virtme-ng, software emulation) on this
 # machine's own root filesystem and run one command in it as root, where /sys/fs/cgroup is a
-# pure cgroup v2 hierarchy with every controller. See integration/vm/README.md.
+# pure cgroup v2 hierarchy with every controller, or (--layout v1) only cgroup v1 hierarchies,
+# one per controller. See integration/vm/README.md.
 #
 # usage: integration/vm/run.sh [OPTIONS] [--] CMD [ARG...]
 #
@@ -10,7 +11,10 @@
 #   --overlay DIR    guest-writable copy-on-write view of DIR; the host copy is never changed
 #                    (repeatable; e.g. --overlay "$PWD/target" to let cargo take its locks)
 #   --cgroup PATH    run CMD in /sys/fs/cgroup/PATH (created, every controller enabled above it)
-#                    instead of the root cgroup
+#                    instead of the root cgroup (v2 only)
+#   --layout v2|v1   the guest's cgroups (default v2): v1 unmounts the cgroup2 hierarchy before
+#                    any controller is enabled in it and mounts each controller as a v1
+#                    hierarchy under /sys/fs/cgroup/<name>, as pure v1 hosts have them
 #   --env NAME[=VAL] pass an environment variable to CMD (repeatable); PATH, RUST_BACKTRACE,
 #                    RUST_LOG, RUST_TEST_THREADS, CI, TERM pass by default
 #   --timeout SECS   wall-clock limit for boot + CMD (default $RT_VM_TIMEOUT or 900)
@@ -23,7 +27,7 @@
 #
 # CMD runs in the guest from the caller's working directory, stdin /dev/null, stdout and stderr
 # passed through. The exit status is CMD's own (128+N if it died of signal N), 124 if the
-# timeout hit, 125 if the lane itself failed (not installed, guest not pure cgroup v2, CMD's
+# timeout hit, 125 if the lane itself failed (not installed, guest not in the layout, CMD's
 # working directory missing in the guest, or the VM died without reporting a status).
 # Environment: RT_VM_VENV (virtme-ng venv, default /opt/vng-venv), RT_VM_KERNEL (kernel release,
 # default the newest installed /boot/vmlinuz-*-amd64 with 9p).
@@ -36,7 +40,7 @@ timeout_s=${RT_VM_TIMEOUT:-900}
 memory=${RT_VM_MEMORY:-1G}
 cpus=${RT_VM_CPUS:-2}
 kernel=${RT_VM_KERNEL:-}
-rwdirs=() overlays=() envs=() cgroup='' log='' quiet='' verbose='' kvm=${RT_VM_KVM:-}
+rwdirs=() overlays=() envs=() cgroup='' log='' quiet='' verbose='' kvm=${RT_VM_KVM:-} layout=v2
 
 die() { echo "vm: $*" >&2; exit 125; }
 usage() { sed -n '5,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit "$1"; }
@@ -49,6 +53,8 @@ while [ $# -gt 0 ]; do
     --overlay=*) overlays+=("${1#*=}"); shift ;;
     --cgroup) cgroup=${2:?--cgroup needs PATH}; shift 2 ;;
     --cgroup=*) cgroup=${1#*=}; shift ;;
+    --layout) layout=${2:?--layout needs v1 or v2}; shift 2 ;;
+    --layout=*) layout=${1#*=}; shift ;;
     --env) envs+=("${2:?--env needs NAME[=VALUE]}"); shift 2 ;;
     --env=*) envs+=("${1#*=}"); shift ;;
     --timeout) timeout_s=${2:?}; shift 2 ;;
@@ -70,6 +76,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || usage 125 >&2
 [ "$(id -u)" = 0 ] || die "run as root"
+case $layout in v1 | v2) ;; *) die "--layout $layout: v1 or v2" ;; esac
+[ "$layout" = v2 ] || [ -z "$cgroup" ] || die "--cgroup is for the v2 layout"
 
 # --- the host side: tools, kernel, directories ------------------------------------------------
 [ -x "$venv/bin/vng" ] || die "virtme-ng not found in $venv: run integration/vm/install.sh"
@@ -124,7 +132,36 @@ q() { printf '%q ' "$@"; }
     echo 'exec </dev/null'
     echo 'st() { echo "$1" >"$ctl/status"; exit "$1"; }'
     echo "quiet=$quiet"
-    cat <<'GUEST'
+    if [ "$layout" = v1 ]; then
+        cat <<'GUEST'
+# Pure v1: nothing has enabled a controller in the cgroup2 hierarchy yet, so each one can still
+# be mounted as a v1 hierarchy once cgroup2 is out of the way (co-mounted as distributions do).
+boot=$(cut -d' ' -f1 /proc/uptime)
+umount /sys/fs/cgroup && mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup || { echo "vm: cannot replace the cgroup2 mount" >&2; st 125; }
+ok=1 mounted=
+for h in cpuset cpu,cpuacct blkio memory devices freezer net_cls,net_prio perf_event hugetlb pids rdma misc; do
+    first=${h%%,*}
+    awk -v c="$first" '$1 == c && $4 == 1 {f=1} END {exit !f}' /proc/cgroups || continue
+    mkdir -p "/sys/fs/cgroup/$h" && mount -t cgroup -o "$h" cgroup "/sys/fs/cgroup/$h" || { ok= ; echo "vm: cannot mount the v1 $h hierarchy" >&2; continue; }
+    mounted="$mounted $h"
+    case $h in *,*) for c in ${h//,/ }; do ln -s "$h" "/sys/fs/cgroup/$c"; done ;; esac
+done
+# and systemd's named hierarchy, as v1 distributions have it
+mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd && mounted="$mounted name=systemd" || ok=
+grep -q ' cgroup2 ' /proc/mounts && ok=
+for c in cpuset cpu memory devices freezer pids; do case " ${mounted//,/ } " in *" $c "*) ;; *) ok= ;; esac; done
+if [ -z "$quiet" ] || [ -z "$ok" ]; then
+    {
+        echo "vm: kernel $(uname -r), $(nproc) cpus, $(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo) MiB, command started ${boot}s after boot"
+        echo "vm: v1 hierarchies:$mounted"
+        echo "vm: /proc/self/cgroup: $(tr '\n' ' ' </proc/self/cgroup)"
+        if [ -n "$ok" ]; then echo "vm: pure cgroup v1: yes"; else echo "vm: pure cgroup v1: NO"; fi
+    } >&2
+fi
+[ -n "$ok" ] || st 125
+GUEST
+    else
+        cat <<'GUEST'
 boot=$(cut -d' ' -f1 /proc/uptime)
 want="cpuset cpu io memory hugetlb pids rdma misc"
 have=$(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null)
@@ -145,6 +182,7 @@ if [ -z "$quiet" ] || [ -z "$ok" ]; then
 fi
 [ -n "$ok" ] || st 125
 GUEST
+    fi
     if [ -n "$cgroup" ]; then
         echo "cg=$(q "${cgroup#/}")"
         cat <<'GUEST'
