@@ -30,6 +30,7 @@ pub fn cases() -> Vec<Case> {
         case!(hugetlb_limits).host_skip(needs_hugetlb),
         case!(unified_rejected_on_v1).host_skip(not_v2_unified_works),
         case!(network_without_net_cls_is_a_clear_error).host_skip(needs_no_net_cls),
+        case!(network_class_and_priorities).host_skip(needs_net_cls),
         case!(rdma_without_device_is_a_clear_error),
         case!(delete_kills_what_is_left),
     ]
@@ -72,6 +73,10 @@ fn needs_block_device() -> Option<String> {
         return Some("no blkio (v1) or io (v2) cgroup controller on this host".into());
     }
     test_block_device().is_none().then(|| "no block device: the run directory is not on a disk, and there is no 11:0".into())
+}
+
+fn needs_net_cls() -> Option<String> {
+    (hier_of("net_cls").is_none() || is_v2()).then(|| "no net_cls hierarchy on this host (network settings are v1's): the v1 VM lane runs it (make test-v1)".into())
 }
 
 fn needs_no_net_cls() -> Option<String> {
@@ -461,6 +466,24 @@ fn network_without_net_cls_is_a_clear_error() {
         o.stderr_has("linux.resources.network.classID: this host has no net_cls cgroup controller");
     }
     c.assert_clean();
+}
+
+/// classID and interface priorities on v1's net_cls and net_prio, read back from the host and
+/// from inside, where the co-mounted hierarchy is also reached as /sys/fs/cgroup/net_cls.
+fn network_class_and_priorities() {
+    let mut c = ctr("cgnet");
+    c.set("/linux/resources/network", json!({ "classID": 1048577, "priorities": [{ "name": "lo", "priority": 5 }] }));
+    c.sh("/bin/probe read /sys/fs/cgroup/net_cls/net_cls.classid; /bin/probe read /sys/fs/cgroup/net_prio/net_prio.ifpriomap");
+    let created = c.create();
+    created.ok();
+    assert_eq!(file(&c, "net_cls", "net_cls.classid"), "1048577");
+    assert!(file(&c, "net_prio", "net_prio.ifpriomap").lines().any(|l| l == "lo 5"), "ifpriomap: {}", file(&c, "net_prio", "net_prio.ifpriomap"));
+    c.start().ok();
+    c.wait_status("stopped", Duration::from_secs(20));
+    let vals = json_lines(&created.stdout_now());
+    assert_eq!(vals.len(), 2, "{}", created.stdout_now());
+    assert_eq!(vals[0]["content"].as_str().map(str::trim), Some("1048577"), "inside: {}", vals[0]);
+    assert!(vals[1]["content"].as_str().is_some_and(|t| t.lines().any(|l| l == "lo 5")), "inside: {}", vals[1]);
 }
 
 fn rdma_without_device_is_a_clear_error() {
