@@ -157,7 +157,7 @@ fn make_parent_private(rootfs: &Path) -> Result<()> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
     let parent = info
         .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+        .filter_map(|l| l.split(' ').nth(4).map(|mp| PathBuf::from(crate::cgroups::layout::unescape(mp))))
         .filter(|mp| rootfs.starts_with(mp))
         .max_by_key(|mp| mp.as_os_str().len())
         .unwrap_or_else(|| PathBuf::from("/"));
@@ -249,14 +249,14 @@ fn mount_cgroupfs(root: BorrowedFd, dest: &Path, opts: &mounts::MountOptions, pl
             sys::move_mount(tree.as_fd(), target.as_fd()).with_ctx(|| format!("bind {}", sub.display()))?;
         }
     }
-    if !pure_v2 {
+    let readonly = flags & libc::MS_RDONLY != 0;
+    if !pure_v2 && (readonly || plan.cgroup_mounts.iter().any(|cm| cm.dir.contains(','))) {
         let top = paths::open_in_root(root, dest, libc::O_DIRECTORY).ctx("open the new tmpfs")?;
         link_comounted(top.as_fd(), dest, &plan.cgroup_mounts)?;
-    }
-    if !pure_v2 && flags & libc::MS_RDONLY != 0 {
-        let mounted = paths::open_in_root(root, dest, 0).ctx("reopen")?;
-        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
-        sys::mount_setattr(mounted.as_fd(), false, &attr).ctx("make tmpfs read-only")?;
+        if readonly {
+            let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+            sys::mount_setattr(top.as_fd(), false, &attr).ctx("make tmpfs read-only")?;
+        }
     }
     Ok(())
 }

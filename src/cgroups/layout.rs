@@ -207,7 +207,7 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, CgroupError> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\040` `\011` `\012` `\134`.
-fn unescape(s: &str) -> String {
+pub fn unescape(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
