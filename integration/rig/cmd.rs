@@ -227,15 +227,7 @@ impl Running {
         loop {
             match child.try_wait() {
                 Ok(Some(status)) => {
-                    return Some(Output {
-                        cmdline: self.cmdline.clone(),
-                        code: status.code().unwrap_or(-1),
-                        signal: status.signal(),
-                        stdout: std::fs::read_to_string(&self.out_path).unwrap_or_default(),
-                        stderr: std::fs::read_to_string(&self.err_path).unwrap_or_default(),
-                        out_path: self.out_path.clone(),
-                        err_path: self.err_path.clone(),
-                    })
+                    return Some(self.output(status))
                 }
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
                 _ => {
@@ -244,6 +236,19 @@ impl Running {
                     return None;
                 }
             }
+        }
+    }
+
+    /// What the finished command left: its status and its captured output.
+    fn output(&self, status: ExitStatus) -> Output {
+        Output {
+            cmdline: self.cmdline.clone(),
+            code: status.code().unwrap_or(-1),
+            signal: status.signal(),
+            stdout: std::fs::read_to_string(&self.out_path).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&self.err_path).unwrap_or_default(),
+            out_path: self.out_path.clone(),
+            err_path: self.err_path.clone(),
         }
     }
 
@@ -262,15 +267,7 @@ impl Running {
                 Err(e) => panic!("waiting for `{}`: {e}", self.cmdline),
             }
         };
-        let out = Output {
-            cmdline: self.cmdline.clone(),
-            code: status.code().unwrap_or(-1),
-            signal: status.signal(),
-            stdout: std::fs::read_to_string(&self.out_path).unwrap_or_default(),
-            stderr: std::fs::read_to_string(&self.err_path).unwrap_or_default(),
-            out_path: self.out_path.clone(),
-            err_path: self.err_path.clone(),
-        };
+        let out = self.output(status);
         if timed_out {
             panic!("timed out after {:?}, killed: {out}", self.timeout);
         }
