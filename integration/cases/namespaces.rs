@@ -115,7 +115,9 @@ fn cgroup_namespace() {
     let mut d = Ctr::new("nocgns");
     let p = d.probe();
     assert_eq!(p.ns("cgroup"), host_ns("cgroup"));
-    for l in p.get("cgroup").as_array().unwrap() {
+    // on a pure v1 host the kernel still lists the unmounted v2 hierarchy ("0::/")
+    let has_v2 = d.cg.dirs.iter().any(|(h, _)| h.v2);
+    for l in p.get("cgroup").as_array().unwrap().iter().filter(|l| has_v2 || !l.as_str().unwrap_or("").starts_with("0::")) {
         assert!(l.as_str().unwrap().ends_with(&format!("/{}", d.id)), "cgroup line {l} does not end in the id");
     }
 }

@@ -2,7 +2,7 @@
 # The cgroup VM lanes: the integration suite's cgroup tests against pure cgroup v2 (or, with
 # --layout v1, pure cgroup v1), in ONE VM.
 #
-# usage: integration/vm/lane.sh [--layout v2|v1] [FILTER...]        (default filter: cgroups)
+# usage: integration/vm/lane.sh [--layout v2|v1] [FILTER...]        (default filter: cgroup)
 #
 # Everything is built on the host first (rt, the integration test binary, the test rootfs:
 # compiling under emulation is hopeless); then integration/vm/run.sh boots one VM and runs the
@@ -30,7 +30,7 @@ case ${1:-} in
 --layout=*) layout=${1#*=}; shift ;;
 esac
 filters=("$@")
-[ ${#filters[@]} -gt 0 ] || filters=(cgroups)
+[ ${#filters[@]} -gt 0 ] || filters=(cgroup)
 t0=$(date +%s)
 
 say() { echo "lane ($layout): $*" >&2; }
