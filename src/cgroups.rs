@@ -81,29 +81,13 @@ pub enum CgroupError {
     Unsupported { field: String, reason: String },
     /// The kernel refused a write of a resource value.
     #[error("{field}: writing {value} to {}: {errno}{hint}", .path.display())]
-    Write {
-        field: String,
-        value: String,
-        path: PathBuf,
-        errno: Errno,
-        hint: String,
-    },
+    Write { field: String, value: String, path: PathBuf, errno: Errno, hint: String },
     /// Any other file operation on the cgroup filesystem (mkdir, rmdir, open, read).
     #[error("cgroup: {op} {}: {errno}{hint}", .path.display())]
-    Fs {
-        op: &'static str,
-        path: PathBuf,
-        errno: Errno,
-        hint: String,
-    },
+    Fs { op: &'static str, path: PathBuf, errno: Errno, hint: String },
     /// Moving a process into the cgroup failed.
     #[error("cgroup: adding pid {pid} to {}: {errno}{hint}", .path.display())]
-    AddPid {
-        pid: i32,
-        path: PathBuf,
-        errno: Errno,
-        hint: String,
-    },
+    AddPid { pid: i32, path: PathBuf, errno: Errno, hint: String },
     /// `linux.cgroupsPath` cannot be used.
     #[error("linux.cgroupsPath {path:?}: {reason}")]
     Path { path: String, reason: String },
@@ -112,12 +96,7 @@ pub enum CgroupError {
     Layout(String),
     /// Loading or attaching the v2 device filter failed.
     #[error("linux.resources.devices: {op} (cgroup {}): {errno}{detail}", .path.display())]
-    Bpf {
-        op: &'static str,
-        path: PathBuf,
-        errno: Errno,
-        detail: String,
-    },
+    Bpf { op: &'static str, path: PathBuf, errno: Errno, detail: String },
     /// pause/resume did not reach the state asked for.
     #[error("cgroup: {0}")]
     Freezer(String),
@@ -129,10 +108,9 @@ impl CgroupError {
     /// The errno behind the error, when the kernel gave one.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            CgroupError::Write { errno, .. }
-            | CgroupError::Fs { errno, .. }
-            | CgroupError::Bpf { errno, .. }
-            | CgroupError::AddPid { errno, .. } => Some(errno.0),
+            CgroupError::Write { errno, .. } | CgroupError::Fs { errno, .. } | CgroupError::Bpf { errno, .. } | CgroupError::AddPid { errno, .. } => {
+                Some(errno.0)
+            }
             _ => None,
         }
     }
@@ -183,11 +161,7 @@ pub struct Cgroup {
 impl Cgroup {
     /// A relative (or absent) `cgroups_path` nests below rt's own cgroup in each hierarchy; an
     /// absolute one is taken from each hierarchy's root. Absent means `<own cgroup>/<id>`.
-    pub fn plan(
-        layout: &Layout,
-        cgroups_path: Option<&Path>,
-        id: &str,
-    ) -> Result<Cgroup, CgroupError> {
+    pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
         placement::plan(layout, cgroups_path, id)
     }
 
@@ -305,14 +279,7 @@ impl Cgroup {
         self.dirs
             .iter()
             .map(|d| {
-                let dir = if pure_v2 {
-                    String::new()
-                } else {
-                    d.mount
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                };
+                let dir = if pure_v2 { String::new() } else { d.mount.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default() };
                 let options = if d.v2 {
                     String::new()
                 } else if d.controllers.iter().any(|c| c.starts_with("name=")) {
@@ -320,12 +287,7 @@ impl Cgroup {
                 } else {
                     d.controllers.join(",")
                 };
-                ContainerMount {
-                    dir,
-                    fstype: if d.v2 { "cgroup2" } else { "cgroup" },
-                    options,
-                    host_dir: d.path.clone(),
-                }
+                ContainerMount { dir, fstype: if d.v2 { "cgroup2" } else { "cgroup" }, options, host_dir: d.path.clone() }
             })
             .collect()
     }
@@ -337,9 +299,7 @@ impl Cgroup {
 
     /// The v1 directory of a controller (`memory`, `name=systemd`).
     pub fn v1_dir(&self, controller: &str) -> Option<&CgroupDir> {
-        self.dirs
-            .iter()
-            .find(|d| !d.v2 && d.controllers.iter().any(|c| c == controller))
+        self.dirs.iter().find(|d| !d.v2 && d.controllers.iter().any(|c| c == controller))
     }
 
     /// Only a v2 hierarchy: all controllers live there.
@@ -391,10 +351,7 @@ mod tests {
         let cg = Cgroup::plan(&layout("hybrid_host"), Some(Path::new("/c")), "c").unwrap();
         assert!(cg.needs_pid_writes());
         let m = cg.container_mounts();
-        let short: Vec<(&str, &str, &str)> = m
-            .iter()
-            .map(|m| (m.dir.as_str(), m.fstype, m.options.as_str()))
-            .collect();
+        let short: Vec<(&str, &str, &str)> = m.iter().map(|m| (m.dir.as_str(), m.fstype, m.options.as_str())).collect();
         assert_eq!(short[0], ("cpu", "cgroup", "cpu"));
         assert_eq!(short[8], ("systemd", "cgroup", "none,name=systemd"));
         assert_eq!(short[9], ("unified", "cgroup2", ""));
@@ -406,12 +363,7 @@ mod tests {
         assert!(!cg.needs_pid_writes());
         assert_eq!(
             cg.container_mounts(),
-            [ContainerMount {
-                dir: String::new(),
-                fstype: "cgroup2",
-                options: String::new(),
-                host_dir: "/sys/fs/cgroup/c".into()
-            }]
+            [ContainerMount { dir: String::new(), fstype: "cgroup2", options: String::new(), host_dir: "/sys/fs/cgroup/c".into() }]
         );
     }
 
@@ -419,27 +371,14 @@ mod tests {
     fn cgroup_round_trips_through_json() {
         let cg = Cgroup {
             dirs: vec![
-                CgroupDir {
-                    path: "/sys/fs/cgroup/memory/a".into(),
-                    mount: "/sys/fs/cgroup/memory".into(),
-                    controllers: vec!["memory".into()],
-                    v2: false,
-                },
-                CgroupDir {
-                    path: "/sys/fs/cgroup/unified/a".into(),
-                    mount: "/sys/fs/cgroup/unified".into(),
-                    controllers: vec![],
-                    v2: true,
-                },
+                CgroupDir { path: "/sys/fs/cgroup/memory/a".into(), mount: "/sys/fs/cgroup/memory".into(), controllers: vec!["memory".into()], v2: false },
+                CgroupDir { path: "/sys/fs/cgroup/unified/a".into(), mount: "/sys/fs/cgroup/unified".into(), controllers: vec![], v2: true },
             ],
         };
         let json = serde_json::to_string(&cg).unwrap();
         let back: Cgroup = serde_json::from_str(&json).unwrap();
         assert_eq!(back, cg);
-        assert_eq!(
-            back.v1_dir("memory").unwrap().path,
-            Path::new("/sys/fs/cgroup/memory/a")
-        );
+        assert_eq!(back.v1_dir("memory").unwrap().path, Path::new("/sys/fs/cgroup/memory/a"));
         assert!(back.v2_dir().is_some());
         assert!(!back.is_pure_v2());
     }

@@ -525,7 +525,9 @@ fn launch(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<Launche
         host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
     };
 
-    logging::debug(|| format!("create {id}: clone flags {clone_flags:#x}, intermediate {}, placement after clone {needs_placement}", p.ns.needs_intermediate()));
+    logging::debug(|| {
+        format!("create {id}: clone flags {clone_flags:#x}, intermediate {}, placement after clone {needs_placement}", p.ns.needs_intermediate())
+    });
     let init_pid = if p.ns.needs_intermediate() {
         match sys::clone3(0, cgroup_fd.as_ref().map(|f| f.as_fd())).ctx("clone")? {
             Forked::Child => init::intermediate(&init_plan, clone_flags as u64),

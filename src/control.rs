@@ -542,10 +542,7 @@ mod tests {
         for bad in ["", "m", "x", "12q", "-2", "1e3", "5i"] {
             assert!(p(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            p("12q").unwrap_err().to_string(),
-            "invalid value for memory: \"12q\": not a size (a number with an optional unit b, k, m, g, t or p)"
-        );
+        assert_eq!(p("12q").unwrap_err().to_string(), "invalid value for memory: \"12q\": not a size (a number with an optional unit b, k, m, g, t or p)");
     }
 
     #[test]

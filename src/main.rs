@@ -16,12 +16,7 @@ use rt::error::Error;
 use rt::{logging, spec};
 
 #[derive(Parser)]
-#[command(
-    name = "rt",
-    about = "rt: an Open Container Initiative runtime (runc-compatible)",
-    disable_version_flag = true,
-    subcommand_required = false
-)]
+#[command(name = "rt", about = "rt: an Open Container Initiative runtime (runc-compatible)", disable_version_flag = true, subcommand_required = false)]
 struct Cli {
     /// root directory for storage of container state (this should be located in tmpfs)
     #[arg(long, default_value = "/run/rt")]
@@ -286,12 +281,7 @@ fn looks_like_bundle(arg: &str) -> bool {
 }
 
 fn version() -> String {
-    format!(
-        "rt version {}\ncommit: {}\nspec: {}\n",
-        env!("CARGO_PKG_VERSION"),
-        option_env!("RT_COMMIT").unwrap_or("unknown"),
-        spec::OCI_VERSION
-    )
+    format!("rt version {}\ncommit: {}\nspec: {}\n", env!("CARGO_PKG_VERSION"), option_env!("RT_COMMIT").unwrap_or("unknown"), spec::OCI_VERSION)
 }
 
 /// `spec`: runc's default config.json (tab-indented, no trailing newline), refusing to

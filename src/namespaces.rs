@@ -100,8 +100,7 @@ impl NamespacePlan {
         for t in JOIN_ORDER.iter().filter(|t| types.contains(t)) {
             for j in self.joins.iter().filter(|j| j.typ == *t) {
                 let fd = j.fd.as_ref().ok_or_else(|| Error::msg("namespace fd not opened"))?;
-                sys::setns(fd.as_fd(), clone_flag(j.typ))
-                    .with_ctx(|| format!("linux.namespaces[{}]: join {}", j.index, j.path.display()))?;
+                sys::setns(fd.as_fd(), clone_flag(j.typ)).with_ctx(|| format!("linux.namespaces[{}]: join {}", j.index, j.path.display()))?;
             }
         }
         Ok(())

@@ -242,7 +242,9 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
         let amb = c.raisable_ambient();
         for i in (0..64).filter(|i| amb & (1u64 << i) != 0) {
             // SAFETY: integer-only prctl.
-            let r = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, i as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) };
+            let r = unsafe {
+                libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, i as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong)
+            };
             if r == -1 {
                 return Err(std::io::Error::last_os_error()).with_ctx(|| format!("process.capabilities.ambient: raise capability {i}"));
             }
@@ -257,7 +259,8 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
 /// A capset refusal names what rt itself lacks: a container cannot get more than its runtime has.
 fn capset_error(e: std::io::Error, c: &CapSets) -> Error {
     let held = caps::read(None, caps::CapSet::Permitted).map(|s| s.iter().fold(0u64, |m, c| m | c.bitmask())).unwrap_or(u64::MAX);
-    let missing: Vec<String> = caps::all().into_iter().filter(|cap| (c.permitted | c.effective) & !held & cap.bitmask() != 0).map(|cap| cap.to_string()).collect();
+    let missing: Vec<String> =
+        caps::all().into_iter().filter(|cap| (c.permitted | c.effective) & !held & cap.bitmask() != 0).map(|cap| cap.to_string()).collect();
     if e.raw_os_error() == Some(libc::EPERM) && !missing.is_empty() {
         let mut missing = missing;
         missing.sort();

@@ -45,7 +45,8 @@ pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool, cgroup_mo
         }
     };
     let setup_dev = !spec.mounts().iter().flatten().any(|m| {
-        paths::relative(m.destination()) == Path::new("dev") && (m.typ().as_deref() == Some("bind") || mounts::parse_options(m.options().as_deref().unwrap_or_default()).is_bind())
+        paths::relative(m.destination()) == Path::new("dev")
+            && (m.typ().as_deref() == Some("bind") || mounts::parse_options(m.options().as_deref().unwrap_or_default()).is_bind())
     });
     let nodes = if setup_dev { devices::plan(linux.and_then(|l| l.devices().as_deref()).unwrap_or_default())? } else { vec![] };
     Ok(RootfsPlan {
@@ -215,8 +216,7 @@ fn mount_cgroupfs(root: BorrowedFd, dest: &Path, opts: &mounts::MountOptions, pl
     let base = paths::create_in_root(root, dest, paths::Kind::Dir, 0o755).ctx("create destination")?;
     let pure_v2 = plan.cgroup_mounts.len() == 1 && plan.cgroup_mounts[0].dir.is_empty();
     if !pure_v2 {
-        sys::mount(Some(Path::new("tmpfs")), &sys::fd_path(base.as_fd()), Some("tmpfs"), flags & !libc::MS_RDONLY, Some("mode=755"))
-            .ctx("mount tmpfs")?;
+        sys::mount(Some(Path::new("tmpfs")), &sys::fd_path(base.as_fd()), Some("tmpfs"), flags & !libc::MS_RDONLY, Some("mode=755")).ctx("mount tmpfs")?;
     }
     if !pure_v2 && !plan.own_cgroup_ns {
         // Binds of the container's directories onto the tmpfs rt has just mounted: nothing can

@@ -56,7 +56,12 @@ pub fn forwarded() -> Vec<i32> {
     NAMES
         .iter()
         .map(|&(_, s)| s)
-        .filter(|&s| !matches!(s, libc::SIGKILL | libc::SIGSTOP | libc::SIGCHLD | libc::SIGWINCH | libc::SIGILL | libc::SIGTRAP | libc::SIGBUS | libc::SIGFPE | libc::SIGSEGV))
+        .filter(|&s| {
+            !matches!(
+                s,
+                libc::SIGKILL | libc::SIGSTOP | libc::SIGCHLD | libc::SIGWINCH | libc::SIGILL | libc::SIGTRAP | libc::SIGBUS | libc::SIGFPE | libc::SIGSEGV
+            )
+        })
         .collect()
 }
 

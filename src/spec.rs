@@ -193,7 +193,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if let Some(sysctl) = linux.sysctl() {
             // A joined namespace is the container's too (a pod's shared one), but not the
             // host's network namespace by another path (runc's checkHostNs).
-            let host_net = linux.namespaces().iter().flatten().filter(|n| n.typ() == LinuxNamespaceType::Network).filter_map(|n| n.path().as_deref()).any(is_host_net_ns);
+            let host_net =
+                linux.namespaces().iter().flatten().filter(|n| n.typ() == LinuxNamespaceType::Network).filter_map(|n| n.path().as_deref()).any(is_host_net_ns);
             let has = |t| seen.contains(&t) && !(t == LinuxNamespaceType::Network && host_net);
             let mut keys: Vec<_> = sysctl.keys().collect();
             keys.sort();
@@ -354,7 +355,8 @@ mod tests {
     #[test]
     fn scheduler_flags_by_the_specs_names() {
         let mut v = base();
-        v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]});
+        v["process"]["scheduler"] =
+            serde_json::json!({"policy": "SCHED_OTHER", "flags": ["SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_RECLAIM"]});
         let spec = parse(v.to_string().as_bytes()).unwrap();
         let flags = spec.process().as_ref().unwrap().scheduler().as_ref().unwrap().flags().clone().unwrap();
         use oci_spec::runtime::LinuxSchedulerFlag::*;
@@ -471,7 +473,8 @@ mod tests {
     #[test]
     fn sysctl_in_joined_namespace_but_not_the_hosts() {
         let mut v = base();
-        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "network", "path": "/run/netns/pod"}, {"type": "ipc", "path": "/run/ipcns/pod"}]);
+        v["linux"]["namespaces"] =
+            serde_json::json!([{"type": "mount"}, {"type": "network", "path": "/run/netns/pod"}, {"type": "ipc", "path": "/run/ipcns/pod"}]);
         v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"});
         check(v.clone()).unwrap();
         v["linux"]["namespaces"][1]["path"] = serde_json::json!("/proc/self/ns/net");

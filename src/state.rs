@@ -96,10 +96,7 @@ impl State {
 
 /// runc's rule for ids, so that an id is always a safe single path component.
 pub fn validate_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id != "."
-        && id != ".."
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    let ok = !id.is_empty() && id != "." && id != ".." && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -228,11 +225,8 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(e).with_ctx(|| format!("read {}", root.display())),
     };
-    let mut ids: Vec<String> = rd
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
+    let mut ids: Vec<String> =
+        rd.filter_map(|e| e.ok()).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).filter_map(|e| e.file_name().into_string().ok()).collect();
     ids.sort();
     Ok(ids)
 }
@@ -268,8 +262,7 @@ pub fn parse_proc_stat(s: &[u8]) -> Option<ProcStat> {
 impl State {
     /// Whether the init recorded here is still that process and not dead (a zombie is dead).
     pub fn init_alive(&self) -> bool {
-        self.pid > 0
-            && proc_stat(self.pid).is_some_and(|st| st.start_time == self.init_start_time && st.state != b'Z' && st.state != b'X')
+        self.pid > 0 && proc_stat(self.pid).is_some_and(|st| st.start_time == self.init_start_time && st.state != b'Z' && st.state != b'X')
     }
 
     /// The status now: from the process, the freezer and the exec fifo, not from the file.

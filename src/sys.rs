@@ -93,9 +93,7 @@ pub fn clone3(flags: u64, cgroup: Option<BorrowedFd>) -> io::Result<Forked> {
     flush_stdio();
     // SAFETY: `args` is a valid clone_args of the size passed; no stack is given, so the child
     // runs on a copy of this stack, as with fork(2).
-    let ret = unsafe {
-        libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>())
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
     match check(ret)? {
         0 => Ok(Forked::Child),
         pid => Ok(Forked::Parent(pid as Pid)),
@@ -150,11 +148,7 @@ pub fn waitpid(pid: Pid, flags: libc::c_int) -> io::Result<Option<(Pid, ExitStat
     if ret == 0 {
         return Ok(None);
     }
-    let st = if libc::WIFEXITED(status) {
-        ExitStatus::Exited(libc::WEXITSTATUS(status))
-    } else {
-        ExitStatus::Signaled(libc::WTERMSIG(status))
-    };
+    let st = if libc::WIFEXITED(status) { ExitStatus::Exited(libc::WEXITSTATUS(status)) } else { ExitStatus::Signaled(libc::WTERMSIG(status)) };
     Ok(Some((ret, st)))
 }
 
@@ -166,9 +160,7 @@ pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
 
 pub fn pidfd_send_signal(pidfd: BorrowedFd, sig: i32) -> io::Result<()> {
     // SAFETY: a null siginfo is allowed and means "as kill(2) would send it".
-    check(unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
-    })?;
+    check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0) })?;
     Ok(())
 }
 
@@ -178,12 +170,10 @@ pub fn kill(pid: Pid, sig: i32) -> io::Result<()> {
     Ok(())
 }
 
-
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int> {
     // SAFETY: the prctl options rt uses take integer arguments only.
     check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
 }
-
 
 pub fn set_child_subreaper() -> io::Result<()> {
     prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(drop)
@@ -274,9 +264,7 @@ pub fn openat2(dir: BorrowedFd, path: &Path, flags: libc::c_int, mode: libc::mod
     let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode as u64, resolve };
     let fd = retry(|| {
         // SAFETY: valid path and open_how of the size passed.
-        check(unsafe {
-            libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>())
-        })
+        check(unsafe { libc::syscall(libc::SYS_openat2, dir.as_raw_fd(), c.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) })
     })?;
     Ok(owned(fd))
 }
@@ -288,7 +276,6 @@ pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {
     check_int(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
     Ok(st)
 }
-
 
 pub fn mkdirat(dir: BorrowedFd, name: &Path, mode: libc::mode_t) -> io::Result<()> {
     let c = cpath(name)?;
@@ -390,7 +377,6 @@ pub fn read(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n as usize)
 }
 
-
 /// Marks every fd from `first` up close-on-exec (`CLOSE_RANGE_CLOEXEC`), so that only the
 /// preserved ones and stdio reach the container's process.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
@@ -399,7 +385,6 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })?;
     Ok(())
 }
-
 
 /// Clears `FD_CLOEXEC`, for an fd that must survive execve.
 pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
@@ -653,7 +638,7 @@ pub fn send_with_fds(sock: BorrowedFd, data: &[u8], fds: &[RawFd]) -> io::Result
 pub fn recv_with_fds(sock: BorrowedFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
     let mut cbuf = [0u64; 16]; // room for a few fds, aligned for cmsghdr
-    // SAFETY: msghdr is plain data.
+                               // SAFETY: msghdr is plain data.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
@@ -843,7 +828,11 @@ pub fn key_add_perm(id: i32, add: u32) -> io::Result<()> {
     let n = check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_DESCRIBE, id, buf.as_mut_ptr(), buf.len()) })? as usize;
     // "type;uid;gid;perm;description"
     let desc = String::from_utf8_lossy(&buf[..n.min(buf.len())]);
-    let perm = desc.split(';').nth(3).and_then(|p| u32::from_str_radix(p.trim_end_matches('\0'), 16).ok()).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let perm = desc
+        .split(';')
+        .nth(3)
+        .and_then(|p| u32::from_str_radix(p.trim_end_matches('\0'), 16).ok())
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: integer arguments only.
     check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, perm | add) })?;
     Ok(())

@@ -35,7 +35,17 @@ fn corpus() -> Vec<Bad> {
         bad("malformed_json", |c| c.raw_config = Some("{ not json".into()), &["invalid character", "json", "expected"], "config.json"),
         bad("truncated_json", |c| c.raw_config = Some("{\"ociVersion\": \"1.0.2\", \"process\": {".into()), &["eof", "json"], "config.json"),
         bad("empty_config", |c| c.raw_config = Some(String::new()), &["eof", "json", "empty"], "config.json"),
-        Bad { runc_accepts: Some("runc 1.1.5 does not check ociVersion"), ..bad("unsupported_oci_version_major", |c| { c.set("/ociVersion", json!("2.0.0")); }, &["ociVersion", "2.0.0"], "ociVersion") },
+        Bad {
+            runc_accepts: Some("runc 1.1.5 does not check ociVersion"),
+            ..bad(
+                "unsupported_oci_version_major",
+                |c| {
+                    c.set("/ociVersion", json!("2.0.0"));
+                },
+                &["ociVersion", "2.0.0"],
+                "ociVersion",
+            )
+        },
         Bad {
             run: Some(|c| {
                 let b = c.dir.to_string_lossy().into_owned();
@@ -44,32 +54,175 @@ fn corpus() -> Vec<Bad> {
             ..bad("missing_config", |_| {}, &["config.json"], "config.json")
         },
         bad("missing_rootfs", |c| std::fs::remove_dir_all(c.rootfs()).unwrap(), &["rootfs"], "root.path"),
-        bad("missing_root", |c| { c.remove("/root"); }, &["root"], "root"),
-        bad("missing_args", |c| { c.remove("/process/args"); }, &["args"], "process.args"),
-        bad("empty_args", |c| { c.set("/process/args", json!([])); }, &["args"], "process.args"),
-        bad("args_not_a_list", |c| { c.set("/process/args", json!("/bin/probe")); }, &["args"], "process.args"),
-        bad("relative_args_not_in_path", |c| { c.args(&["no-such-cmd"]); }, &["no-such-cmd"], "process.args[0]"),
-        bad("relative_cwd", |c| { c.set("/process/cwd", json!("tmp")); }, &["cwd"], "process.cwd"),
-        bad("duplicate_namespace", |c| { c.push("/linux/namespaces", json!({ "type": "pid" })); }, &["dup"], "linux.namespaces[5]"),
-        bad("unknown_namespace_type", |c| { c.push("/linux/namespaces", json!({ "type": "bogus" })); }, &["bogus"], "linux.namespaces[5].type"),
-        bad("impossible_mount", |c| { c.mount(json!({ "destination": "/mnt/x", "type": "bogusfs", "source": "none" })); }, &["/mnt/x"], "mounts[7]"),
-        bad("missing_bind_source", |c| { c.mount(json!({ "destination": "/mnt/x", "type": "bind", "source": "/nonexistent/src", "options": ["bind"] })); }, &["/nonexistent/src"], "mounts[7].source"),
-        bad("bad_mount_option_data", |c| { c.mount(json!({ "destination": "/mnt/x", "type": "tmpfs", "source": "tmpfs", "options": ["bogusopt"] })); }, &["/mnt/x"], "mounts[7]"),
-        Bad { runc_accepts: Some("runc 1.1.5 only warns about unknown capabilities"), ..bad("unknown_capability", |c| { c.push("/process/capabilities/bounding", json!("CAP_FOO")); }, &["CAP_FOO"], "process.capabilities.bounding[3]") },
-        bad("bad_rlimit_type", |c| { c.push("/process/rlimits", json!({ "type": "RLIMIT_BOGUS", "soft": 1, "hard": 1 })); }, &["RLIMIT_BOGUS"], "process.rlimits[1].type"),
-        bad("rlimit_value_not_a_number", |c| { c.set("/process/rlimits", json!([{ "type": "RLIMIT_NOFILE", "soft": "x", "hard": 1 }])); }, &["soft"], "process.rlimits[0].soft"),
-        bad("rlimit_soft_above_hard", |c| { c.set("/process/rlimits", json!([{ "type": "RLIMIT_NOFILE", "soft": 2000, "hard": 1000 }])); }, &["rlimit"], "process.rlimits[0]"),
-        bad("hostname_without_uts_namespace", |c| { c.no_ns("uts"); }, &["hostname"], "hostname"),
-        bad("sysctl_not_namespaced", |c| { c.set("/linux/sysctl", json!({ "vm.swappiness": "10" })); }, &["vm.swappiness"], "linux.sysctl"),
+        bad(
+            "missing_root",
+            |c| {
+                c.remove("/root");
+            },
+            &["root"],
+            "root",
+        ),
+        bad(
+            "missing_args",
+            |c| {
+                c.remove("/process/args");
+            },
+            &["args"],
+            "process.args",
+        ),
+        bad(
+            "empty_args",
+            |c| {
+                c.set("/process/args", json!([]));
+            },
+            &["args"],
+            "process.args",
+        ),
+        bad(
+            "args_not_a_list",
+            |c| {
+                c.set("/process/args", json!("/bin/probe"));
+            },
+            &["args"],
+            "process.args",
+        ),
+        bad(
+            "relative_args_not_in_path",
+            |c| {
+                c.args(&["no-such-cmd"]);
+            },
+            &["no-such-cmd"],
+            "process.args[0]",
+        ),
+        bad(
+            "relative_cwd",
+            |c| {
+                c.set("/process/cwd", json!("tmp"));
+            },
+            &["cwd"],
+            "process.cwd",
+        ),
+        bad(
+            "duplicate_namespace",
+            |c| {
+                c.push("/linux/namespaces", json!({ "type": "pid" }));
+            },
+            &["dup"],
+            "linux.namespaces[5]",
+        ),
+        bad(
+            "unknown_namespace_type",
+            |c| {
+                c.push("/linux/namespaces", json!({ "type": "bogus" }));
+            },
+            &["bogus"],
+            "linux.namespaces[5].type",
+        ),
+        bad(
+            "impossible_mount",
+            |c| {
+                c.mount(json!({ "destination": "/mnt/x", "type": "bogusfs", "source": "none" }));
+            },
+            &["/mnt/x"],
+            "mounts[7]",
+        ),
+        bad(
+            "missing_bind_source",
+            |c| {
+                c.mount(json!({ "destination": "/mnt/x", "type": "bind", "source": "/nonexistent/src", "options": ["bind"] }));
+            },
+            &["/nonexistent/src"],
+            "mounts[7].source",
+        ),
+        bad(
+            "bad_mount_option_data",
+            |c| {
+                c.mount(json!({ "destination": "/mnt/x", "type": "tmpfs", "source": "tmpfs", "options": ["bogusopt"] }));
+            },
+            &["/mnt/x"],
+            "mounts[7]",
+        ),
+        Bad {
+            runc_accepts: Some("runc 1.1.5 only warns about unknown capabilities"),
+            ..bad(
+                "unknown_capability",
+                |c| {
+                    c.push("/process/capabilities/bounding", json!("CAP_FOO"));
+                },
+                &["CAP_FOO"],
+                "process.capabilities.bounding[3]",
+            )
+        },
+        bad(
+            "bad_rlimit_type",
+            |c| {
+                c.push("/process/rlimits", json!({ "type": "RLIMIT_BOGUS", "soft": 1, "hard": 1 }));
+            },
+            &["RLIMIT_BOGUS"],
+            "process.rlimits[1].type",
+        ),
+        bad(
+            "rlimit_value_not_a_number",
+            |c| {
+                c.set("/process/rlimits", json!([{ "type": "RLIMIT_NOFILE", "soft": "x", "hard": 1 }]));
+            },
+            &["soft"],
+            "process.rlimits[0].soft",
+        ),
+        bad(
+            "rlimit_soft_above_hard",
+            |c| {
+                c.set("/process/rlimits", json!([{ "type": "RLIMIT_NOFILE", "soft": 2000, "hard": 1000 }]));
+            },
+            &["rlimit"],
+            "process.rlimits[0]",
+        ),
+        bad(
+            "hostname_without_uts_namespace",
+            |c| {
+                c.no_ns("uts");
+            },
+            &["hostname"],
+            "hostname",
+        ),
+        bad(
+            "sysctl_not_namespaced",
+            |c| {
+                c.set("/linux/sysctl", json!({ "vm.swappiness": "10" }));
+            },
+            &["vm.swappiness"],
+            "linux.sysctl",
+        ),
         Bad {
             runc_accepts: Some("runc 1.1.5 ignores linux.netDevices (added in 1.3)"),
-            ..bad("net_devices_not_supported_yet", |c| { c.set("/linux/netDevices", json!({ "eth9": { "name": "net9" } })); }, &["netDevices"], "linux.netDevices")
+            ..bad(
+                "net_devices_not_supported_yet",
+                |c| {
+                    c.set("/linux/netDevices", json!({ "eth9": { "name": "net9" } }));
+                },
+                &["netDevices"],
+                "linux.netDevices",
+            )
         },
         Bad {
             runc_accepts: Some("runc 1.1.5 accepts an intelRdt with a closID alone on a host without resctrl"),
-            ..bad("intel_rdt_not_supported_yet", |c| { c.set("/linux/intelRdt", json!({ "closID": "rt-test" })); }, &["rdt"], "linux.intelRdt")
+            ..bad(
+                "intel_rdt_not_supported_yet",
+                |c| {
+                    c.set("/linux/intelRdt", json!({ "closID": "rt-test" }));
+                },
+                &["rdt"],
+                "linux.intelRdt",
+            )
         },
-        bad("terminal_without_console_socket", |c| { c.set("/process/terminal", json!(true)); }, &["console", "terminal", "tty"], "process.terminal"),
+        bad(
+            "terminal_without_console_socket",
+            |c| {
+                c.set("/process/terminal", json!(true));
+            },
+            &["console", "terminal", "tty"],
+            "process.terminal",
+        ),
         Bad {
             run: Some(|c| {
                 let b = c.dir.to_string_lossy().into_owned();

@@ -13,7 +13,9 @@ use std::time::Duration;
 pub fn cases() -> Vec<Case> {
     vec![
         case!(default_placement_below_own_cgroup).host_skip(v1_hierarchies),
-        case!(unified_dir_placement_below_own_cgroup).host_skip(hybrid).runc_lacks("runc 1.1.5 resolves the cgroup2 (unified) path of a hybrid host from that hierarchy's root, not from its own cgroup"),
+        case!(unified_dir_placement_below_own_cgroup)
+            .host_skip(hybrid)
+            .runc_lacks("runc 1.1.5 resolves the cgroup2 (unified) path of a hybrid host from that hierarchy's root, not from its own cgroup"),
         case!(relative_path_below_own_cgroup),
         case!(absolute_path_from_hierarchy_root).host_skip(sandbox_works),
         case!(relative_path_in_sandbox_is_below_runtime).host_skip(sandbox_works),
@@ -59,7 +61,12 @@ fn unified_dir(cg: &TestCgroup, rel: &str) -> Vec<(String, PathBuf)> {
 fn assert_in(dirs: &[(String, PathBuf)], pid: i32) {
     for (key, d) in dirs {
         let procs = read(d.join("cgroup.procs"));
-        assert!(procs.lines().any(|l| l.trim() == pid.to_string()), "pid {pid} not in {key} cgroup {} (procs: {procs:?}); /proc/{pid}/cgroup:\n{}", d.display(), read(format!("/proc/{pid}/cgroup")));
+        assert!(
+            procs.lines().any(|l| l.trim() == pid.to_string()),
+            "pid {pid} not in {key} cgroup {} (procs: {procs:?}); /proc/{pid}/cgroup:\n{}",
+            d.display(),
+            read(format!("/proc/{pid}/cgroup"))
+        );
     }
 }
 
@@ -163,8 +170,18 @@ fn limits_read_back_host_and_inside() {
             "cpu": { "shares": 512, "quota": 50000, "period": 100000 }
         }),
     );
-    let files = [("pids", "pids.max", "42"), ("memory", "memory.limit_in_bytes", "67108864"), ("cpu", "cpu.shares", "512"), ("cpu", "cpu.cfs_quota_us", "50000"), ("cpu", "cpu.cfs_period_us", "100000")];
-    let script: Vec<String> = files.iter().map(|(ctrl, f, _)| format!("/bin/probe read /sys/fs/cgroup/{ctrl}/{f}")).chain(["/bin/probe write /sys/fs/cgroup/pids/pids.max 7".to_string()]).collect();
+    let files = [
+        ("pids", "pids.max", "42"),
+        ("memory", "memory.limit_in_bytes", "67108864"),
+        ("cpu", "cpu.shares", "512"),
+        ("cpu", "cpu.cfs_quota_us", "50000"),
+        ("cpu", "cpu.cfs_period_us", "100000"),
+    ];
+    let script: Vec<String> = files
+        .iter()
+        .map(|(ctrl, f, _)| format!("/bin/probe read /sys/fs/cgroup/{ctrl}/{f}"))
+        .chain(["/bin/probe write /sys/fs/cgroup/pids/pids.max 7".to_string()])
+        .collect();
     c.sh(&script.join("; "));
     let created = c.create();
     created.ok();

@@ -49,7 +49,8 @@ fn needs_rt_group_sched() -> Option<String> {
         return not_v2_v1_only();
     }
     let d = run_dir("cpu");
-    (!d.join("cpu.rt_runtime_us").exists()).then(|| format!("this kernel has no realtime group scheduling (CONFIG_RT_GROUP_SCHED): no cpu.rt_runtime_us in {}", d.display()))
+    (!d.join("cpu.rt_runtime_us").exists())
+        .then(|| format!("this kernel has no realtime group scheduling (CONFIG_RT_GROUP_SCHED): no cpu.rt_runtime_us in {}", d.display()))
 }
 
 fn needs_blkio_weight() -> Option<String> {
@@ -76,7 +77,8 @@ fn needs_block_device() -> Option<String> {
 }
 
 fn needs_net_cls() -> Option<String> {
-    (hier_of("net_cls").is_none() || is_v2()).then(|| "no net_cls hierarchy on this host (network settings are v1's): the v1 VM lane runs it (make test-v1)".into())
+    (hier_of("net_cls").is_none() || is_v2())
+        .then(|| "no net_cls hierarchy on this host (network settings are v1's): the v1 VM lane runs it (make test-v1)".into())
 }
 
 fn needs_no_net_cls() -> Option<String> {
@@ -392,10 +394,7 @@ fn devices_denied_cannot_be_opened() {
             { "path": "/dev/rtblock", "type": "b", "major": 7, "minor": 0, "fileMode": 0o666 }
         ]),
     );
-    c.set(
-        "/linux/resources/devices",
-        json!([{ "allow": false, "access": "rwm" }, { "allow": true, "type": "c", "major": 10, "minor": 229, "access": "r" }]),
-    );
+    c.set("/linux/resources/devices", json!([{ "allow": false, "access": "rwm" }, { "allow": true, "type": "c", "major": 10, "minor": 229, "access": "r" }]));
     c.sh("for t in '</dev/fuse' '>/dev/fuse' '</dev/rtblock' '>/dev/null'; do (eval \"exec 3$t\") 2>&1 && echo \"$t ok\"; done");
     let created = c.create();
     created.ok();
@@ -427,7 +426,8 @@ fn hugetlb_limits() {
         })
         .collect();
     let mut c = ctr("cghuge");
-    let limits: Vec<serde_json::Value> = sizes.iter().map(|s| json!({ "pageSize": s, "limit": 4194304u64 << (if s.ends_with("GB") { 10 } else { 0 }) })).collect();
+    let limits: Vec<serde_json::Value> =
+        sizes.iter().map(|s| json!({ "pageSize": s, "limit": 4194304u64 << (if s.ends_with("GB") { 10 } else { 0 }) })).collect();
     c.set("/linux/resources/hugepageLimits", json!(limits));
     c.args(&["/bin/sleep", "60"]);
     c.create().ok();
@@ -513,7 +513,12 @@ fn delete_kills_what_is_left() {
     let out = created.stdout_now();
     let pid: i32 = out.trim().strip_prefix("left=").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{out}"));
     let procs = dir(&c, "pids").join("cgroup.procs");
-    assert!(pid_alive(pid) && read(&procs).lines().any(|l| l.trim() == pid.to_string()), "the sleep {pid} is not left in {}: {}", procs.display(), read(&procs));
+    assert!(
+        pid_alive(pid) && read(&procs).lines().any(|l| l.trim() == pid.to_string()),
+        "the sleep {pid} is not left in {}: {}",
+        procs.display(),
+        read(&procs)
+    );
     c.delete_force().ok();
     assert!(wait_until(Duration::from_secs(5), || !pid_alive(pid)), "pid {pid} survived delete --force");
     assert!(!dir(&c, "pids").exists(), "{} left after delete", dir(&c, "pids").display());

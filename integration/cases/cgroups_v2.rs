@@ -126,7 +126,9 @@ fn below_the_runtimes_own_cgroup() {
     c.set("/linux/resources/pids", json!({ "limit": 10 }));
     c.args(&["/bin/sleep", "60"]);
     let o = c.create();
-    o.failed().stderr_has("linux.resources.pids.limit: cannot enable the pids controller for ").stderr_has(&format!("{} holds processes itself", c.cg.dir("unified").display()));
+    o.failed()
+        .stderr_has("linux.resources.pids.limit: cannot enable the pids controller for ")
+        .stderr_has(&format!("{} holds processes itself", c.cg.dir("unified").display()));
     assert!(!read(c.cg.dir("unified").join("cgroup.subtree_control")).contains("pids"), "pids enabled in the runtime's own cgroup");
     c.assert_clean();
 }

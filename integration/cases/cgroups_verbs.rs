@@ -153,8 +153,26 @@ fn base_resources() -> Value {
 fn update_flags_read_back() {
     let c = sleeper("cgupdflags", base_resources());
     c.rt(&[
-        "update", "--memory", "128m", "--memory-reservation", "64M", "--memory-swap", "256m", "--cpu-share", "256", "--cpu-quota", "30000",
-        "--cpu-period", "150000", "--cpuset-cpus", "0", "--cpuset-mems", "0", "--pids-limit", "25", &c.id,
+        "update",
+        "--memory",
+        "128m",
+        "--memory-reservation",
+        "64M",
+        "--memory-swap",
+        "256m",
+        "--cpu-share",
+        "256",
+        "--cpu-quota",
+        "30000",
+        "--cpu-period",
+        "150000",
+        "--cpuset-cpus",
+        "0",
+        "--cpuset-mems",
+        "0",
+        "--pids-limit",
+        "25",
+        &c.id,
     ])
     .ok();
     for (ctrl, f, want) in expected_after_flags() {
@@ -181,10 +199,11 @@ fn write_misc(name: &str, content: &str) -> std::path::PathBuf {
 /// limit changes; shares, quota, period and pids stay as created.
 fn update_resources_file_zero_means_unchanged() {
     let c = sleeper("cgupdzero", base_resources());
-    let before: Vec<(&str, &str, String)> = [("cpu", if is_v2() { "cpu.weight" } else { "cpu.shares" }), ("cpu", if is_v2() { "cpu.max" } else { "cpu.cfs_quota_us" }), ("pids", "pids.max")]
-        .into_iter()
-        .map(|(ctl, f)| (ctl, f, file(&c, ctl, f)))
-        .collect();
+    let before: Vec<(&str, &str, String)> =
+        [("cpu", if is_v2() { "cpu.weight" } else { "cpu.shares" }), ("cpu", if is_v2() { "cpu.max" } else { "cpu.cfs_quota_us" }), ("pids", "pids.max")]
+            .into_iter()
+            .map(|(ctl, f)| (ctl, f, file(&c, ctl, f)))
+            .collect();
     let docker = json!({
         "memory": { "limit": 100663296, "reservation": 0, "swap": 0, "kernel": 0, "kernelTCP": 0 },
         "cpu": { "shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0, "realtimePeriod": 0, "cpus": "", "mems": "" },

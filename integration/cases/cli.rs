@@ -243,7 +243,12 @@ fn list_table() {
     assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], "{o}");
     assert_eq!(lines.len(), 3, "{o}");
     for (c, status) in [(&a, "created"), (&b, "running")] {
-        let row: Vec<&str> = lines.iter().find(|l| l.split_whitespace().next() == Some(c.id.as_str())).unwrap_or_else(|| panic!("no row for {}: {o}", c.id)).split_whitespace().collect();
+        let row: Vec<&str> = lines
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some(c.id.as_str()))
+            .unwrap_or_else(|| panic!("no row for {}: {o}", c.id))
+            .split_whitespace()
+            .collect();
         assert_eq!(row[1], c.pid().to_string());
         assert_eq!(row[2], status);
         assert_eq!(row[3], c.dir.to_string_lossy());

@@ -19,7 +19,9 @@ fn default_devices() {
         assert_eq!(d["mode"], json!("0666"), "{d}");
         assert_eq!((d["uid"].as_u64(), d["gid"].as_u64()), (Some(0), Some(0)), "{d}");
     }
-    for (name, target) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (name, target) in
+        [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
+    {
         let path = format!("/dev/{name}");
         let d = p.dev(&path).unwrap_or_else(|| panic!("{path} missing"));
         assert_eq!(d["type"], json!("symlink"), "{d}");

@@ -224,7 +224,11 @@ fn run_detach_returns_while_running() {
     let o = c.run_with(&["--detach"]);
     o.ok();
     assert_eq!(c.status(), "running");
-    assert!(wait_until(Duration::from_secs(5), || o.stdout_now().contains("hello-from-detached")), "container output not in run's stdout: {:?}", o.stdout_now());
+    assert!(
+        wait_until(Duration::from_secs(5), || o.stdout_now().contains("hello-from-detached")),
+        "container output not in run's stdout: {:?}",
+        o.stdout_now()
+    );
     c.kill("KILL").ok();
     c.wait_status("stopped", Duration::from_secs(5));
     c.delete().ok();

@@ -33,8 +33,10 @@ pub fn cases() -> Vec<Case> {
         case!(mounts_over_or_inside_proc_refused).runc_lacks("runc 1.1.5 accepts a tmpfs over /proc/sys (later runc checks every mount type against /proc)"),
         case!(proc_and_sys_symlinks_in_image),
         case!(volume_symlink_swap_race_keeps_mounts_in_rootfs),
-        case!(tmpcopyup_symlink_swap_race_copies_nothing_from_host).runc_lacks("runc 1.1.5 copies by path: a directory swapped for a symlink mid-copy brings host files into the tmpfs"),
-        case!(dev_symlink_in_image_stays_in_rootfs).runc_lacks("runc 1.1.5 has CVE-2026-41579: its /dev links and /dev/ptmx follow an image /dev symlink to the host"),
+        case!(tmpcopyup_symlink_swap_race_copies_nothing_from_host)
+            .runc_lacks("runc 1.1.5 copies by path: a directory swapped for a symlink mid-copy brings host files into the tmpfs"),
+        case!(dev_symlink_in_image_stays_in_rootfs)
+            .runc_lacks("runc 1.1.5 has CVE-2026-41579: its /dev links and /dev/ptmx follow an image /dev symlink to the host"),
         case!(proc_writes_not_redirected_by_mounts),
         case!(proc_writes_not_redirected_through_joined_mount_namespace),
         // CVE-2024-21626: leaked fds and the cwd
@@ -45,7 +47,8 @@ pub fn cases() -> Vec<Case> {
         // CVE-2025-31133: maskedPaths and a /dev/null that is not /dev/null
         case!(masked_paths_dev_null_symlink_in_dev_volume).runc_lacks("runc 1.1.5 has CVE-2025-31133 (fixed in 1.2.8)"),
         case!(masked_paths_dev_null_overmounted),
-        case!(masked_paths_dev_null_symlink_in_image).runc_lacks("runc 1.1.5 has CVE-2025-31133 (fixed in 1.2.8), and dup()s the fake /dev/null onto the stdio"),
+        case!(masked_paths_dev_null_symlink_in_image)
+            .runc_lacks("runc 1.1.5 has CVE-2025-31133 (fixed in 1.2.8), and dup()s the fake /dev/null onto the stdio"),
         case!(masked_paths_dev_null_swap_race).runc_lacks("runc 1.1.5 has CVE-2025-31133 (fixed in 1.2.8)"),
         // CVE-2025-52565: /dev/console
         case!(dev_console_pts_symlink).host_skip(needs_terminal),
@@ -320,7 +323,13 @@ fn shared_pid_ns_attacker_cannot_reach_parked_init() {
     let records = json_lines(&bo.stdout_now());
     let mut summary: BTreeSet<String> = BTreeSet::new();
     for r in records.iter().filter(|r| r["pid"] == a_in_b) {
-        summary.insert(format!("{} {}{}: {}", r["phase"].as_str().unwrap_or(""), r["what"].as_str().unwrap_or(""), r["how"].as_str().map(|h| format!(" {h}")).unwrap_or_default(), r["error"].as_str().or(r["result"].as_str()).unwrap_or_else(|| r["fd"]["target"].as_str().unwrap_or("ok"))));
+        summary.insert(format!(
+            "{} {}{}: {}",
+            r["phase"].as_str().unwrap_or(""),
+            r["what"].as_str().unwrap_or(""),
+            r["how"].as_str().map(|h| format!(" {h}")).unwrap_or_default(),
+            r["error"].as_str().or(r["result"].as_str()).unwrap_or_else(|| r["fd"]["target"].as_str().unwrap_or("ok"))
+        ));
     }
     eprintln!("  the hunter on A's init (pid {a_in_b} in B's namespace): {}", summary.iter().cloned().collect::<Vec<_>>().join("; "));
     // an fd to the runtime's binary that does not refuse writing with EROFS (ETXTBSY only lasts
@@ -329,11 +338,20 @@ fn shared_pid_ns_attacker_cannot_reach_parked_init() {
         .iter()
         .filter(|r| r["ok"] == true && (r["fd"]["dev"].as_u64(), r["fd"]["ino"].as_u64()) == (Some(rt_ino.0), Some(rt_ino.1)) && r["write"] != "EROFS")
         .collect();
-    assert!(got_runtime.is_empty(), "a process in the container got an fd to the runtime's binary {} (CVE-2019-5736):\n  {}", rig().runtime.display(), got_runtime.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n  "));
+    assert!(
+        got_runtime.is_empty(),
+        "a process in the container got an fd to the runtime's binary {} (CVE-2019-5736):\n  {}",
+        rig().runtime.display(),
+        got_runtime.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("\n  ")
+    );
     let on_parked: Vec<&Value> = records.iter().filter(|r| r["pid"] == a_in_b && r["phase"] == "parked").collect();
     assert!(!on_parked.is_empty(), "the hunter never saw A's parked init (pid {a_in_b} in B's namespace); it saw: {records:?}");
     let reached: Vec<String> = on_parked.iter().filter(|r| r["ok"] == true).map(|r| r.to_string()).collect();
-    assert!(reached.is_empty(), "a process in the container reached into the parked init of another container (CVE-2016-9962 / CVE-2019-5736):\n  {}", reached.join("\n  "));
+    assert!(
+        reached.is_empty(),
+        "a process in the container reached into the parked init of another container (CVE-2016-9962 / CVE-2019-5736):\n  {}",
+        reached.join("\n  ")
+    );
     assert_eq!(runtime_digest(), digest, "the runtime binary changed");
 }
 
@@ -418,7 +436,11 @@ fn mount_destination_symlinks_stay_in_rootfs() {
         ("absolute", vec![("/esc".into(), target.clone())], "/esc/sub/mnt".into()),
         ("relative", vec![("/esc".into(), rel.clone())], "/esc/sub/mnt".into()),
         ("nested-relative", vec![("/a/b/esc".into(), format!("../../{rel}"))], "/a/b/esc/sub/mnt".into()),
-        ("chain", vec![("/esc".into(), "/c1".into()), ("/c1".into(), "c2/../c3".into()), ("/c2".into(), "/".into()), ("/c3".into(), target.clone())], "/esc/sub/mnt".into()),
+        (
+            "chain",
+            vec![("/esc".into(), "/c1".into()), ("/c1".into(), "c2/../c3".into()), ("/c2".into(), "/".into()), ("/c3".into(), target.clone())],
+            "/esc/sub/mnt".into(),
+        ),
         ("proc-self-root", vec![("/esc".into(), format!("/proc/self/root{target}"))], "/esc/sub/mnt".into()),
         ("proc-1-cwd", vec![("/esc".into(), "/proc/1/cwd".into())], "/esc/sub/mnt".into()),
         ("dotdot", vec![], format!("/../../../../../../../..{target}/sub/mnt")),
@@ -426,7 +448,11 @@ fn mount_destination_symlinks_stay_in_rootfs() {
     ];
     let mut outcomes = Vec::new();
     // each link once dangling inside the rootfs, once with its in-root target present
-    for (name, links, dest) in cases.iter().flat_map(|c| [(c, false), (c, true)]).map(|((n, l, d), present)| (format!("{n}{}", if present { "+target" } else { "" }), l.clone(), (d.clone(), present))) {
+    for (name, links, dest) in cases
+        .iter()
+        .flat_map(|c| [(c, false), (c, true)])
+        .map(|((n, l, d), present)| (format!("{n}{}", if present { "+target" } else { "" }), l.clone(), (d.clone(), present)))
+    {
         let (dest, present) = dest;
         let mut c = Ctr::new(&format!("dest-{name}"));
         for (at, to) in &links {
@@ -530,13 +556,19 @@ fn mounts_over_or_inside_proc_refused() {
 fn proc_and_sys_symlinks_in_image() {
     let canary = Canary::new("procsym");
     let rel = format!("{}{}", "../".repeat(24), s(&canary.dir).trim_start_matches('/'));
-    for (name, link, target) in [("proc-abs", "/proc", "/bad-proc".to_string()), ("proc-rel", "/proc", rel.clone()), ("sys-abs", "/sys", "/bad-sys".to_string()), ("sys-rel", "/sys", rel.clone())] {
+    for (name, link, target) in [
+        ("proc-abs", "/proc", "/bad-proc".to_string()),
+        ("proc-rel", "/proc", rel.clone()),
+        ("sys-abs", "/sys", "/bad-sys".to_string()),
+        ("sys-rel", "/sys", rel.clone()),
+    ] {
         let mut c = Ctr::new(name);
         let _ = std::fs::remove_dir_all(c.host_path(link));
         std::fs::create_dir_all(c.host_path("/bad-proc")).unwrap();
         std::fs::create_dir_all(c.host_path("/bad-sys")).unwrap();
         symlink(&target, c.host_path(link)).unwrap();
-        let cmds: [&[&str]; 4] = [&["stat", "/proc/kcore", "/proc/timer_list"], &["write", "/proc/sys/kernel/domainname", "x"], &["ls", "/sys/firmware"], &["info"]];
+        let cmds: [&[&str]; 4] =
+            [&["stat", "/proc/kcore", "/proc/timer_list"], &["write", "/proc/sys/kernel/domainname", "x"], &["ls", "/sys/firmware"], &["info"]];
         let q = |a: &&str| format!("'{a}'");
         let script: Vec<String> = cmds.iter().map(|c| format!("/bin/probe {}", c.iter().map(q).collect::<Vec<_>>().join(" "))).collect();
         c.sh(&script.join("; "));
@@ -551,7 +583,11 @@ fn proc_and_sys_symlinks_in_image() {
         let r = json_lines(&o.stdout);
         assert_eq!(r.len(), 4, "{what}");
         for st in r[0].as_array().unwrap().iter().filter(|st| st.get("error").is_none()) {
-            assert_eq!((st["type"].as_str(), st["major"].as_u64(), st["minor"].as_u64()), (Some("char"), Some(1), Some(3)), "a masked path is not masked: {st}\n{what}");
+            assert_eq!(
+                (st["type"].as_str(), st["major"].as_u64(), st["minor"].as_u64()),
+                (Some("char"), Some(1), Some(3)),
+                "a masked path is not masked: {st}\n{what}"
+            );
         }
         assert_eq!(r[1]["error"], json!("EROFS"), "/proc/sys is writable: {what}");
         assert_eq!(r[2]["names"], json!([]), "/sys/firmware is not masked: {what}");
@@ -770,7 +806,11 @@ fn cwd_through_proc_self_fd_stays_inside() {
             c.args(&["/bin/probe"]);
             let out = if mode == "run" {
                 let o = c.run();
-                if o.code == 0 { Ok(o.stdout.clone()) } else { Err(o) }
+                if o.code == 0 {
+                    Ok(o.stdout.clone())
+                } else {
+                    Err(o)
+                }
             } else {
                 create_start(&mut c)
             };
@@ -1075,7 +1115,8 @@ fn dev_console_pts_symlink() {
         let _ = std::io::Read::read_to_end(&mut &f, &mut out);
     }
     let text = String::from_utf8_lossy(&out);
-    let v = crate::rig::cmd::parse_json(&text).unwrap_or_else(|| panic!("no probe output on the terminal (it went to /dev/pts/N's symlink target, {NULL_TARGET}?): {text:?}"));
+    let v = crate::rig::cmd::parse_json(&text)
+        .unwrap_or_else(|| panic!("no probe output on the terminal (it went to /dev/pts/N's symlink target, {NULL_TARGET}?): {text:?}"));
     let st = &v[0];
     eprintln!("  /dev/console: {st}");
     assert_eq!((st["type"].as_str(), st["major"].as_u64()), (Some("char"), Some(136)), "/dev/console is not a pty: {st}");
@@ -1104,7 +1145,8 @@ fn cgroupfs_read_only() {
     let o = c.run();
     let r = json_lines(&o.stdout);
     assert!(r.len() > 1, "{o}");
-    let mounts: Vec<&Value> = r[0]["mounts"].as_array().unwrap().iter().filter(|m| m["mount_point"].as_str().unwrap_or("").starts_with("/sys/fs/cgroup")).collect();
+    let mounts: Vec<&Value> =
+        r[0]["mounts"].as_array().unwrap().iter().filter(|m| m["mount_point"].as_str().unwrap_or("").starts_with("/sys/fs/cgroup")).collect();
     assert!(!mounts.is_empty(), "no cgroup mounts");
     for m in mounts {
         assert!(m["options"].as_array().unwrap().contains(&json!("ro")), "a cgroup mount is writable: {m}");

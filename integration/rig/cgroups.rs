@@ -73,11 +73,8 @@ pub fn discover() -> io::Result<Vec<Hierarchy>> {
             return Err(io::Error::other(format!("cgroup mount {mp} has root {root}: run the suite outside a cgroup namespace")));
         }
         let v2 = fstype == "cgroup2";
-        let mut controllers: Vec<String> = if v2 {
-            vec![]
-        } else {
-            sopts.split(',').filter(|o| o.starts_with("name=") || known.iter().any(|k| k == o)).map(str::to_string).collect()
-        };
+        let mut controllers: Vec<String> =
+            if v2 { vec![] } else { sopts.split(',').filter(|o| o.starts_with("name=") || known.iter().any(|k| k == o)).map(str::to_string).collect() };
         controllers.sort();
         let own = own_lines
             .lines()

@@ -226,9 +226,7 @@ impl Running {
         let mut child = self.child.take()?;
         loop {
             match child.try_wait() {
-                Ok(Some(status)) => {
-                    return Some(self.output(status))
-                }
+                Ok(Some(status)) => return Some(self.output(status)),
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
                 _ => {
                     let _ = child.kill();

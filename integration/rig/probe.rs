@@ -71,7 +71,12 @@ impl Probe {
 
     /// Capability names in SET ("effective", "permitted", "inheritable", "bounding", "ambient").
     pub fn caps(&self, set: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.0["caps"][set]["names"].as_array().unwrap_or_else(|| panic!("probe: caps {set}: {}", self.0["caps"])).iter().map(|c| c.as_str().unwrap().to_string()).collect();
+        let mut v: Vec<String> = self.0["caps"][set]["names"]
+            .as_array()
+            .unwrap_or_else(|| panic!("probe: caps {set}: {}", self.0["caps"]))
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
         v.sort();
         v
     }

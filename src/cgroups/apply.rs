@@ -24,9 +24,7 @@ pub fn execute(cg: &Cgroup, plan: &Plan) -> Result<(), CgroupError> {
         write_one(&mut out, cg, w)?;
     }
     if let Some(prog) = &plan.device_program {
-        let dir = cg
-            .v2_dir()
-            .ok_or_else(|| internal("a device program for a cgroup without a v2 directory"))?;
+        let dir = cg.v2_dir().ok_or_else(|| internal("a device program for a cgroup without a v2 directory"))?;
         bpf::attach_device_filter(&dir.path, prog)?;
     }
     Ok(())
@@ -41,23 +39,14 @@ fn dir_of<'a>(cg: &'a Cgroup, w: &Write) -> Result<&'a CgroupDir, CgroupError> {
         Ver::V1 => cg.v1_dir(w.controller),
         Ver::V2 => cg.v2_dir(),
     }
-    .ok_or_else(|| {
-        internal(&format!(
-            "{} planned for a hierarchy this cgroup does not have",
-            w.file
-        ))
-    })
+    .ok_or_else(|| internal(&format!("{} planned for a hierarchy this cgroup does not have", w.file)))
 }
 
 fn write_one(out: &mut fs::Writer, cg: &Cgroup, w: &Write) -> Result<(), CgroupError> {
     let dir = dir_of(cg, w)?;
     let path = dir.path.join(&w.file);
     let mut r = out.write(&path, &w.value);
-    if r == Err(Errno(libc::ENOENT))
-        && w.ver == Ver::V2
-        && !w.controller.is_empty()
-        && enable(dir, w.controller, &w.field)?
-    {
+    if r == Err(Errno(libc::ENOENT)) && w.ver == Ver::V2 && !w.controller.is_empty() && enable(dir, w.controller, &w.field)? {
         r = out.write(&path, &w.value);
     }
     let mut tried = path;
@@ -70,25 +59,15 @@ fn write_one(out: &mut fs::Writer, cg: &Cgroup, w: &Write) -> Result<(), CgroupE
     match r {
         Ok(()) => Ok(()),
         Err(Errno(libc::ENOENT)) if w.ignore_enoent => Ok(()),
-        Err(errno) => Err(CgroupError::Write {
-            field: w.field.clone(),
-            value: w.value.replace('\n', "\\n"),
-            path: tried,
-            errno,
-            hint: hint(w, errno),
-        }),
+        Err(errno) => Err(CgroupError::Write { field: w.field.clone(), value: w.value.replace('\n', "\\n"), path: tried, errno, hint: hint(w, errno) }),
     }
 }
 
 /// What the errno most likely means for this file.
 fn hint(w: &Write, errno: Errno) -> String {
     let h = match (errno.0, w.file.as_str()) {
-        (libc::EBUSY, "memory.limit_in_bytes" | "memory.memsw.limit_in_bytes") => {
-            "the cgroup already uses more than that"
-        }
-        (libc::EOPNOTSUPP, f) if f.contains("weight_device") || f == "io.bfq.weight" => {
-            "per-device weights need the BFQ I/O scheduler on that device"
-        }
+        (libc::EBUSY, "memory.limit_in_bytes" | "memory.memsw.limit_in_bytes") => "the cgroup already uses more than that",
+        (libc::EOPNOTSUPP, f) if f.contains("weight_device") || f == "io.bfq.weight" => "per-device weights need the BFQ I/O scheduler on that device",
         (libc::EINVAL, "cpuset.cpus" | "cpuset.mems") => "must be a subset of the parent cgroup's",
         (libc::ENOENT, _) => match &w.fallback {
             // the error's path is the fallback's: name the file tried first
@@ -104,10 +83,7 @@ fn hint(w: &Write, errno: Errno) -> String {
 /// the nearest ancestor that has it down to `dir`'s parent. `Ok(false)`: it was there already,
 /// so the missing file is missing for another reason.
 fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, CgroupError> {
-    let has = |p: &Path| {
-        fs::read(&p.join("cgroup.controllers"))
-            .map(|t| t.split_whitespace().any(|c| c == controller))
-    };
+    let has = |p: &Path| fs::read(&p.join("cgroup.controllers")).map(|t| t.split_whitespace().any(|c| c == controller));
     if has(&dir.path).unwrap_or(true) {
         return Ok(false);
     }
@@ -128,10 +104,7 @@ fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, Cgroup
     if !top_has {
         return Err(CgroupError::Unsupported {
             field: field.to_owned(),
-            reason: format!(
-                "the cgroup v2 hierarchy at {} has no {controller} controller (see its cgroup.controllers)",
-                dir.mount.display()
-            ),
+            reason: format!("the cgroup v2 hierarchy at {} has no {controller} controller (see its cgroup.controllers)", dir.mount.display()),
         });
     }
     // A level that holds processes cannot hand controllers down (see `may_delegate`): say so
@@ -172,33 +145,18 @@ fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, Cgroup
 
 /// What an update reads first: the current cpu.max when only the period changes (v2), and the
 /// current usage for `checkBeforeUpdate` (v2; v1's kernel refuses such a limit itself).
-pub fn pre_read(
-    cg: &Cgroup,
-    routing: &Routing,
-    res: &LinuxResources,
-    current: &mut Current,
-) -> Result<(), CgroupError> {
+pub fn pre_read(cg: &Cgroup, routing: &Routing, res: &LinuxResources, current: &mut Current) -> Result<(), CgroupError> {
     let Some(v2) = cg.v2_dir() else { return Ok(()) };
     if let Some(c) = res.cpu() {
-        if routing.route("cpu", Some("cpu")) == Some(Ver::V2)
-            && set_u64(c.period()).is_some()
-            && set_i64(c.quota()).is_none()
-        {
+        if routing.route("cpu", Some("cpu")) == Some(Ver::V2) && set_u64(c.period()).is_some() && set_i64(c.quota()).is_none() {
             current.cpu_max = fs::read(&v2.path.join("cpu.max")).ok();
         }
     }
     if let Some(m) = res.memory() {
-        let wanted =
-            set_i64(m.limit()).is_some_and(|v| v > 0) || set_i64(m.swap()).is_some_and(|v| v > 0);
-        if m.check_before_update() == Some(true)
-            && wanted
-            && routing.route("memory", Some("memory")) == Some(Ver::V2)
-        {
+        let wanted = set_i64(m.limit()).is_some_and(|v| v > 0) || set_i64(m.swap()).is_some_and(|v| v > 0);
+        if m.check_before_update() == Some(true) && wanted && routing.route("memory", Some("memory")) == Some(Ver::V2) {
             // Best effort, as in runc: without a reading there is nothing to check against.
-            if let Some(usage) = fs::read(&v2.path.join("memory.current"))
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-            {
+            if let Some(usage) = fs::read(&v2.path.join("memory.current")).ok().and_then(|t| t.trim().parse().ok()) {
                 check_memory_usage(res, usage)?;
             }
         }

@@ -43,12 +43,7 @@ const BPF_JNE: u8 = 0x50;
 const BPF_EXIT: u8 = 0x90;
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: (src << 4) | dst,
-        off,
-        imm,
-    }
+    Insn { code, regs: (src << 4) | dst, off, imm }
 }
 /// dst = *(u32 *)(src + off)
 pub const fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
@@ -102,12 +97,8 @@ pub fn interpret(prog: &[Insn], ctx: [u32; 3]) -> u64 {
                 assert_eq!(src, 1, "only the context is read");
                 r[dst] = u64::from(ctx[i.off as usize / 4]);
             }
-            c if c == BPF_ALU | BPF_AND | BPF_K => {
-                r[dst] = u64::from((r[dst] as u32) & (imm as u32))
-            }
-            c if c == BPF_ALU | BPF_RSH | BPF_K => {
-                r[dst] = u64::from((r[dst] as u32) >> (imm as u32))
-            }
+            c if c == BPF_ALU | BPF_AND | BPF_K => r[dst] = u64::from((r[dst] as u32) & (imm as u32)),
+            c if c == BPF_ALU | BPF_RSH | BPF_K => r[dst] = u64::from((r[dst] as u32) >> (imm as u32)),
             c if c == BPF_ALU | BPF_MOV | BPF_X => r[dst] = u64::from(r[src] as u32),
             c if c == BPF_ALU | BPF_MOV | BPF_K => r[dst] = u64::from(imm as u32),
             c if c == BPF_JMP | BPF_JNE | BPF_K => {
@@ -172,11 +163,7 @@ fn sys_bpf<T>(cmd: libc::c_int, attr: &mut T) -> Result<libc::c_long, Errno> {
     // pointers that outlive the call) nothing beyond it.
     let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
     if r < 0 {
-        Err(Errno(
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO),
-        ))
+        Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)))
     } else {
         Ok(r)
     }
@@ -206,12 +193,7 @@ fn load(prog: &[Insn], log: Option<&mut Vec<u8>>) -> Result<OwnedFd, Errno> {
 /// Loads `prog` and attaches it to the cgroup v2 directory `dir`. The cgroup keeps the program
 /// alive; rt's fds close on return.
 pub fn attach_device_filter(dir: &Path, prog: &[Insn]) -> Result<(), CgroupError> {
-    let err = |op, errno, detail: String| CgroupError::Bpf {
-        op,
-        path: dir.to_owned(),
-        errno,
-        detail,
-    };
+    let err = |op, errno, detail: String| CgroupError::Bpf { op, path: dir.to_owned(), errno, detail };
     let prog_fd = match load(prog, None) {
         Ok(fd) => fd,
         Err(e) => {
@@ -220,11 +202,7 @@ pub fn attach_device_filter(dir: &Path, prog: &[Insn]) -> Result<(), CgroupError
             let _ = load(prog, Some(&mut log));
             let end = log.iter().position(|&b| b == 0).unwrap_or(0);
             let text = String::from_utf8_lossy(&log[..end]).trim().to_owned();
-            let detail = if text.is_empty() {
-                String::new()
-            } else {
-                format!(" (verifier: {text})")
-            };
+            let detail = if text.is_empty() { String::new() } else { format!(" (verifier: {text})") };
             return Err(err("loading the eBPF device filter", e, detail));
         }
     };
@@ -241,8 +219,7 @@ pub fn attach_device_filter(dir: &Path, prog: &[Insn]) -> Result<(), CgroupError
         attach_flags: BPF_F_ALLOW_MULTI,
         ..Default::default()
     };
-    sys_bpf(BPF_PROG_ATTACH, &mut attr)
-        .map_err(|e| err("attaching the eBPF device filter", e, String::new()))?;
+    sys_bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| err("attaching the eBPF device filter", e, String::new()))?;
     Ok(())
 }
 
@@ -254,36 +231,12 @@ mod tests {
     fn encodings_match_the_kernel_headers() {
         // Opcodes as in the kernel's bpf_insn macros: BPF_LDX_MEM(BPF_W…)=0x61, ALU32 AND K=0x54,
         // RSH K=0x74, MOV X=0xbc, MOV K=0xb4, JNE K=0x55, JNE X=0x5d, JEQ K=0x15, EXIT=0x95.
-        assert_eq!(
-            ldx_w(R2, R1, 4),
-            Insn {
-                code: 0x61,
-                regs: 0x12,
-                off: 4,
-                imm: 0
-            }
-        );
+        assert_eq!(ldx_w(R2, R1, 4), Insn { code: 0x61, regs: 0x12, off: 4, imm: 0 });
         assert_eq!(and32_imm(R2, 0xffff).code, 0x54);
         assert_eq!(rsh32_imm(R3, 16).code, 0x74);
-        assert_eq!(
-            mov32_reg(R1, R3),
-            Insn {
-                code: 0xbc,
-                regs: 0x31,
-                off: 0,
-                imm: 0
-            }
-        );
+        assert_eq!(mov32_reg(R1, R3), Insn { code: 0xbc, regs: 0x31, off: 0, imm: 0 });
         assert_eq!(mov32_imm(R0, 1).code, 0xb4);
-        assert_eq!(
-            jne_imm(R4, 7, 3),
-            Insn {
-                code: 0x55,
-                regs: 0x04,
-                off: 3,
-                imm: 7
-            }
-        );
+        assert_eq!(jne_imm(R4, 7, 3), Insn { code: 0x55, regs: 0x04, off: 3, imm: 7 });
         assert_eq!(jne_reg(R1, R3, 2).code, 0x5d);
         assert_eq!(jeq_imm(R1, 0, 2).code, 0x15);
         assert_eq!(exit().code, 0x95);

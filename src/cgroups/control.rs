@@ -9,10 +9,7 @@ use super::{fs, Cgroup, CgroupDir, CgroupError, Errno};
 /// there, also on a hybrid host), else a v1 one — `devices` first, as runc (it is the hierarchy
 /// a container can never be left out of).
 fn membership_dir(cg: &Cgroup) -> Option<&CgroupDir> {
-    cg.v2_dir()
-        .or_else(|| cg.v1_dir("devices"))
-        .or_else(|| cg.v1_dir("freezer"))
-        .or_else(|| cg.dirs.first())
+    cg.v2_dir().or_else(|| cg.v1_dir("devices")).or_else(|| cg.v1_dir("freezer")).or_else(|| cg.dirs.first())
 }
 
 pub fn pids(cg: &Cgroup) -> Result<Vec<i32>, CgroupError> {
@@ -30,14 +27,7 @@ fn collect_pids(dir: &Path, out: &mut Vec<i32>, top: bool) -> Result<(), CgroupE
     match fs::read(&procs) {
         Ok(t) => out.extend(fs::parse_pids(&t)),
         Err(Errno(libc::ENOENT)) => return Ok(()),
-        Err(e) if top => {
-            return Err(CgroupError::Fs {
-                op: "reading",
-                path: procs,
-                errno: e,
-                hint: String::new(),
-            })
-        }
+        Err(e) if top => return Err(CgroupError::Fs { op: "reading", path: procs, errno: e, hint: String::new() }),
         Err(_) => return Ok(()),
     }
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -66,9 +56,7 @@ fn freezer(cg: &Cgroup) -> Option<Freezer<'_>> {
 
 pub fn is_frozen(cg: &Cgroup) -> bool {
     match freezer(cg) {
-        Some(Freezer::V1(p)) => {
-            fs::read(&p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-        }
+        Some(Freezer::V1(p)) => fs::read(&p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN"),
         // `pause` returns only once the cgroup is frozen, so the switch alone tells "paused".
         Some(Freezer::V2(p)) => fs::read(&p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1"),
         None => false,
@@ -80,28 +68,17 @@ const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub fn freeze(cg: &Cgroup) -> Result<(), CgroupError> {
     let Some(f) = freezer(cg) else {
-        return Err(CgroupError::Freezer(
-            "this cgroup has no freezer (no v1 freezer controller and no cgroup v2)".into(),
-        ));
+        return Err(CgroupError::Freezer("this cgroup has no freezer (no v1 freezer controller and no cgroup v2)".into()));
     };
     let (file, on, off) = match f {
         Freezer::V1(p) => (p.join("freezer.state"), "FROZEN", "THAWED"),
         Freezer::V2(p) => (p.join("cgroup.freeze"), "1", "0"),
     };
-    let w = |v: &str| {
-        fs::write(&file, v).map_err(|e| CgroupError::Fs {
-            op: "writing",
-            path: file.clone(),
-            errno: e,
-            hint: String::new(),
-        })
-    };
+    let w = |v: &str| fs::write(&file, v).map_err(|e| CgroupError::Fs { op: "writing", path: file.clone(), errno: e, hint: String::new() });
     w(on)?;
     let frozen = || -> bool {
         match f {
-            Freezer::V1(p) => {
-                fs::read(&p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
-            }
+            Freezer::V1(p) => fs::read(&p.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN"),
             Freezer::V2(p) => fs::read(&p.join("cgroup.events")).is_ok_and(|s| events_frozen(&s)),
         }
     };
@@ -131,8 +108,7 @@ pub fn freeze(cg: &Cgroup) -> Result<(), CgroupError> {
 
 /// `frozen 1` in a cgroup.events text.
 pub fn events_frozen(text: &str) -> bool {
-    text.lines()
-        .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["frozen", "1"])
+    text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["frozen", "1"])
 }
 
 pub fn thaw(cg: &Cgroup) -> Result<(), CgroupError> {
@@ -141,12 +117,7 @@ pub fn thaw(cg: &Cgroup) -> Result<(), CgroupError> {
         Some(Freezer::V2(p)) => (p.join("cgroup.freeze"), "0"),
         None => return Err(CgroupError::Freezer("this cgroup has no freezer".into())),
     };
-    fs::write(&file, v).map_err(|e| CgroupError::Fs {
-        op: "writing",
-        path: file,
-        errno: e,
-        hint: String::new(),
-    })
+    fs::write(&file, v).map_err(|e| CgroupError::Fs { op: "writing", path: file, errno: e, hint: String::new() })
 }
 
 /// Signals every process of the cgroup. SIGKILL with `cgroup.kill` (v2, kernel 5.14+; also the
@@ -163,14 +134,7 @@ pub fn kill_all(cg: &Cgroup, signal: i32) -> Result<(), CgroupError> {
                 Ok(()) if was_frozen => return thaw(cg),
                 Ok(()) => return Ok(()),
                 Err(Errno(libc::ENOENT)) => {}
-                Err(e) => {
-                    return Err(CgroupError::Fs {
-                        op: "writing",
-                        path: d.path.join("cgroup.kill"),
-                        errno: e,
-                        hint: String::new(),
-                    })
-                }
+                Err(e) => return Err(CgroupError::Fs { op: "writing", path: d.path.join("cgroup.kill"), errno: e, hint: String::new() }),
             }
         }
     }
@@ -182,10 +146,7 @@ pub fn kill_all(cg: &Cgroup, signal: i32) -> Result<(), CgroupError> {
             if unsafe { libc::kill(pid, signal) } != 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() != Some(libc::ESRCH) {
-                    return Err(CgroupError::Other(format!(
-                        "signalling pid {pid}: {}",
-                        Errno::from_io(&e)
-                    )));
+                    return Err(CgroupError::Other(format!("signalling pid {pid}: {}", Errno::from_io(&e))));
                 }
             }
         }
@@ -210,35 +171,16 @@ mod tests {
 
     #[test]
     fn membership_prefers_v2_then_devices() {
-        let d = |p: &str, c: &[&str], v2| CgroupDir {
-            path: p.into(),
-            mount: "/m".into(),
-            controllers: c.iter().map(|s| s.to_string()).collect(),
-            v2,
-        };
-        let cg = Cgroup {
-            dirs: vec![
-                d("/m/cpu", &["cpu"], false),
-                d("/m/dev", &["devices"], false),
-            ],
-        };
+        let d = |p: &str, c: &[&str], v2| CgroupDir { path: p.into(), mount: "/m".into(), controllers: c.iter().map(|s| s.to_string()).collect(), v2 };
+        let cg = Cgroup { dirs: vec![d("/m/cpu", &["cpu"], false), d("/m/dev", &["devices"], false)] };
         assert_eq!(membership_dir(&cg).unwrap().path, Path::new("/m/dev"));
-        let cg = Cgroup {
-            dirs: vec![d("/m/dev", &["devices"], false), d("/m/u", &[], true)],
-        };
+        let cg = Cgroup { dirs: vec![d("/m/dev", &["devices"], false), d("/m/u", &[], true)] };
         assert_eq!(membership_dir(&cg).unwrap().path, Path::new("/m/u"));
     }
 
     #[test]
     fn gone_cgroup_has_no_pids_and_is_not_frozen() {
-        let cg = Cgroup {
-            dirs: vec![CgroupDir {
-                path: "/nonexistent/rt-cg".into(),
-                mount: "/nonexistent".into(),
-                controllers: vec![],
-                v2: true,
-            }],
-        };
+        let cg = Cgroup { dirs: vec![CgroupDir { path: "/nonexistent/rt-cg".into(), mount: "/nonexistent".into(), controllers: vec![], v2: true }] };
         assert_eq!(pids(&cg).unwrap(), Vec::<i32>::new());
         assert!(!is_frozen(&cg));
     }

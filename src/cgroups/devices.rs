@@ -62,25 +62,13 @@ pub struct Rule {
 }
 
 const fn c(major: Option<u32>, minor: Option<u32>, access: u8) -> Rule {
-    Rule {
-        allow: true,
-        typ: Some(DevType::Char),
-        major,
-        minor,
-        access,
-    }
+    Rule { allow: true, typ: Some(DevType::Char), major, minor, access }
 }
 
 /// runc's AllowedDevices, in its order.
 pub const DEFAULT_ALLOWED: [Rule; 11] = [
     c(None, None, MKNOD),
-    Rule {
-        allow: true,
-        typ: Some(DevType::Block),
-        major: None,
-        minor: None,
-        access: MKNOD,
-    },
+    Rule { allow: true, typ: Some(DevType::Block), major: None, minor: None, access: MKNOD },
     c(Some(1), Some(3), RWM),    // /dev/null
     c(Some(1), Some(8), RWM),    // /dev/random
     c(Some(1), Some(7), RWM),    // /dev/full
@@ -99,12 +87,7 @@ pub fn parse(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule, CgroupError> {
         None | Some(LinuxDeviceType::A) => None,
         Some(LinuxDeviceType::B) => Some(DevType::Block),
         Some(LinuxDeviceType::C) => Some(DevType::Char),
-        Some(t) => {
-            return Err(invalid(
-                format!("{field}.type"),
-                format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()),
-            ))
-        }
+        Some(t) => return Err(invalid(format!("{field}.type"), format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()))),
     };
     let number = |name: &str, v: Option<i64>| -> Result<Option<u32>, CgroupError> {
         match v {
@@ -112,10 +95,7 @@ pub fn parse(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule, CgroupError> {
             // The eBPF program compares with 32-bit immediates; real majors have 12 bits and
             // minors 20.
             Some(n) if (0..=i64::from(i32::MAX)).contains(&n) => Ok(Some(n as u32)),
-            Some(n) => Err(invalid(
-                format!("{field}.{name}"),
-                format!("{n} is not a device number"),
-            )),
+            Some(n) => Err(invalid(format!("{field}.{name}"), format!("{n} is not a device number"))),
         }
     };
     let major = number("major", d.major())?;
@@ -123,12 +103,7 @@ pub fn parse(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule, CgroupError> {
     let access = match (typ, d.access().as_deref()) {
         // `a` means every device and every access: the access string does not matter.
         (None, _) => RWM,
-        (Some(_), None | Some("")) => {
-            return Err(invalid(
-                format!("{field}.access"),
-                "is empty (a combination of r, w and m)",
-            ))
-        }
+        (Some(_), None | Some("")) => return Err(invalid(format!("{field}.access"), "is empty (a combination of r, w and m)")),
         (Some(_), Some(s)) => {
             let mut bits = 0;
             for ch in s.chars() {
@@ -136,24 +111,13 @@ pub fn parse(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule, CgroupError> {
                     'r' => READ,
                     'w' => WRITE,
                     'm' => MKNOD,
-                    _ => {
-                        return Err(invalid(
-                            format!("{field}.access"),
-                            format!("{s:?} is not a combination of r, w and m"),
-                        ))
-                    }
+                    _ => return Err(invalid(format!("{field}.access"), format!("{s:?} is not a combination of r, w and m"))),
                 };
             }
             bits
         }
     };
-    Ok(Rule {
-        allow: d.allow(),
-        typ,
-        major,
-        minor,
-        access,
-    })
+    Ok(Rule { allow: d.allow(), typ, major, minor, access })
 }
 
 /// An exception of the emulated v1 devices cgroup.
@@ -170,20 +134,12 @@ impl Exception {
         self.typ == typ && self.major == major && self.minor == minor
     }
     fn matches(&self, typ: DevType, major: u32, minor: u32) -> bool {
-        self.typ == typ
-            && self.major.is_none_or(|m| m == major)
-            && self.minor.is_none_or(|m| m == minor)
+        self.typ == typ && self.major.is_none_or(|m| m == major) && self.minor.is_none_or(|m| m == minor)
     }
     /// The v1 line: `c 1:3 rwm`, `c 136:* rwm`.
     pub fn line(&self) -> String {
         let n = |v: Option<u32>| v.map_or("*".to_owned(), |v| v.to_string());
-        format!(
-            "{} {}:{} {}",
-            self.typ.letter(),
-            n(self.major),
-            n(self.minor),
-            access_str(self.access)
-        )
+        format!("{} {}:{} {}", self.typ.letter(), n(self.major), n(self.minor), access_str(self.access))
     }
 }
 
@@ -211,39 +167,24 @@ pub struct Emulator {
 impl Emulator {
     /// Deny-all, no exceptions: where runc starts every container.
     pub fn deny_all() -> Emulator {
-        Emulator {
-            default_allow: false,
-            exceptions: Vec::new(),
-        }
+        Emulator { default_allow: false, exceptions: Vec::new() }
     }
 
     pub fn apply(&mut self, r: &Rule) -> Result<(), String> {
         let Some(typ) = r.typ else {
-            *self = Emulator {
-                default_allow: r.allow,
-                exceptions: Vec::new(),
-            };
+            *self = Emulator { default_allow: r.allow, exceptions: Vec::new() };
             return Ok(());
         };
         // An allow in allow-all mode, or a deny in deny-all mode, removes access.
         if r.allow == self.default_allow {
             for e in &self.exceptions {
-                let wider = e.typ == typ
-                    && (e.major.is_none() || e.minor.is_none())
-                    && !e.same_device(typ, r.major, r.minor);
-                let covers = e.major.is_none_or(|m| Some(m) == r.major)
-                    && e.minor.is_none_or(|m| Some(m) == r.minor);
+                let wider = e.typ == typ && (e.major.is_none() || e.minor.is_none()) && !e.same_device(typ, r.major, r.minor);
+                let covers = e.major.is_none_or(|m| Some(m) == r.major) && e.minor.is_none_or(|m| Some(m) == r.minor);
                 if wider && covers && e.access & r.access != 0 {
                     return Err(format!(
                         "cannot {} {} inside the wildcard rule {:?}: cgroup v1 cannot express it",
                         if r.allow { "allow" } else { "deny" },
-                        Exception {
-                            typ,
-                            major: r.major,
-                            minor: r.minor,
-                            access: r.access
-                        }
-                        .line(),
+                        Exception { typ, major: r.major, minor: r.minor, access: r.access }.line(),
                         e.line()
                     ));
                 }
@@ -254,19 +195,10 @@ impl Emulator {
                 }
                 e.access != 0
             });
-        } else if let Some(e) = self
-            .exceptions
-            .iter_mut()
-            .find(|e| e.same_device(typ, r.major, r.minor))
-        {
+        } else if let Some(e) = self.exceptions.iter_mut().find(|e| e.same_device(typ, r.major, r.minor)) {
             e.access |= r.access;
         } else {
-            self.exceptions.push(Exception {
-                typ,
-                major: r.major,
-                minor: r.minor,
-                access: r.access,
-            });
+            self.exceptions.push(Exception { typ, major: r.major, minor: r.minor, access: r.access });
         }
         Ok(())
     }
@@ -274,14 +206,9 @@ impl Emulator {
     /// The kernel's v1 check for one access (`access` is a set of bits).
     pub fn allows(&self, typ: DevType, major: u32, minor: u32, access: u8) -> bool {
         if self.default_allow {
-            !self
-                .exceptions
-                .iter()
-                .any(|e| e.matches(typ, major, minor) && e.access & access != 0)
+            !self.exceptions.iter().any(|e| e.matches(typ, major, minor) && e.access & access != 0)
         } else {
-            self.exceptions
-                .iter()
-                .any(|e| e.matches(typ, major, minor) && access & !e.access == 0)
+            self.exceptions.iter().any(|e| e.matches(typ, major, minor) && access & !e.access == 0)
         }
     }
 }
@@ -291,8 +218,7 @@ pub fn effective(rules: &[LinuxDeviceCgroup]) -> Result<Emulator, CgroupError> {
     let mut emu = Emulator::deny_all();
     for (i, d) in rules.iter().enumerate() {
         let r = parse(i, d)?;
-        emu.apply(&r)
-            .map_err(|e| invalid(format!("linux.resources.devices[{i}]"), e))?;
+        emu.apply(&r).map_err(|e| invalid(format!("linux.resources.devices[{i}]"), e))?;
     }
     // runc's additions never fail a container: one that would punch a hole in a wildcard deny
     // of the config is left out (and `apply` changes nothing when it refuses), so the
@@ -308,11 +234,7 @@ pub fn effective(rules: &[LinuxDeviceCgroup]) -> Result<Emulator, CgroupError> {
 pub fn v1_writes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Write>, CgroupError> {
     let emu = effective(rules)?;
     const F: &str = "linux.resources.devices";
-    let (mode_file, exc_file) = if emu.default_allow {
-        ("devices.allow", "devices.deny")
-    } else {
-        ("devices.deny", "devices.allow")
-    };
+    let (mode_file, exc_file) = if emu.default_allow { ("devices.allow", "devices.deny") } else { ("devices.deny", "devices.allow") };
     let mut w = vec![Write::new(Ver::V1, "devices", mode_file, "a", F)];
     for e in &emu.exceptions {
         w.push(Write::new(Ver::V1, "devices", exc_file, e.line(), F));
@@ -343,14 +265,8 @@ pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>, CgroupError> {
 
 pub fn program_for(emu: &Emulator) -> Vec<Insn> {
     use bpf::{R0, R1, R2, R3, R4, R5};
-    let mut p = vec![
-        bpf::ldx_w(R2, R1, 0),
-        bpf::and32_imm(R2, 0xffff),
-        bpf::ldx_w(R3, R1, 0),
-        bpf::rsh32_imm(R3, 16),
-        bpf::ldx_w(R4, R1, 4),
-        bpf::ldx_w(R5, R1, 8),
-    ];
+    let mut p =
+        vec![bpf::ldx_w(R2, R1, 0), bpf::and32_imm(R2, 0xffff), bpf::ldx_w(R3, R1, 0), bpf::rsh32_imm(R3, 16), bpf::ldx_w(R4, R1, 4), bpf::ldx_w(R5, R1, 8)];
     let verdict = i32::from(!emu.default_allow);
     for e in &emu.exceptions {
         // Each test is a jump over the rest of the block; build the block, then fix offsets.
@@ -364,11 +280,7 @@ pub fn program_for(emu: &Emulator) -> Vec<Insn> {
         if e.access != RWM {
             block.push(T::Plain(bpf::mov32_reg(R1, R3)));
             block.push(T::Plain(bpf::and32_imm(R1, i32::from(e.access))));
-            block.push(if emu.default_allow {
-                T::Jeq(R1, 0)
-            } else {
-                T::JneReg(R1, R3)
-            });
+            block.push(if emu.default_allow { T::Jeq(R1, 0) } else { T::JneReg(R1, R3) });
         }
         if let Some(m) = e.major {
             block.push(T::Jne(R4, m as i32));
@@ -404,30 +316,15 @@ mod tests {
     }
 
     fn lines(json: &str) -> Vec<(String, String)> {
-        v1_writes(&rules(json))
-            .unwrap()
-            .into_iter()
-            .map(|w| (w.file, w.value))
-            .collect()
+        v1_writes(&rules(json)).unwrap().into_iter().map(|w| (w.file, w.value)).collect()
     }
 
     fn s(a: &str, b: &str) -> (String, String) {
         (a.into(), b.into())
     }
 
-    const DEFAULT_LINES: [&str; 11] = [
-        "c *:* m",
-        "b *:* m",
-        "c 1:3 rwm",
-        "c 1:8 rwm",
-        "c 1:7 rwm",
-        "c 5:0 rwm",
-        "c 1:5 rwm",
-        "c 1:9 rwm",
-        "c 136:* rwm",
-        "c 5:2 rwm",
-        "c 10:200 rwm",
-    ];
+    const DEFAULT_LINES: [&str; 11] =
+        ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm", "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm"];
 
     #[test]
     fn no_rules_is_deny_all_plus_runc_defaults() {
@@ -453,18 +350,14 @@ mod tests {
 
     #[test]
     fn privileged_allow_all_is_one_write() {
-        assert_eq!(
-            lines(r#"[{"allow":true,"access":"rwm"}]"#),
-            [s("devices.allow", "a")]
-        );
+        assert_eq!(lines(r#"[{"allow":true,"access":"rwm"}]"#), [s("devices.allow", "a")]);
     }
 
     #[test]
     fn deny_after_allow_removes_access() {
-        let emu = effective(&rules(
-            r#"[{"allow":true,"type":"c","major":4,"minor":1,"access":"rwm"},{"allow":false,"type":"c","major":4,"minor":1,"access":"w"}]"#,
-        ))
-        .unwrap();
+        let emu =
+            effective(&rules(r#"[{"allow":true,"type":"c","major":4,"minor":1,"access":"rwm"},{"allow":false,"type":"c","major":4,"minor":1,"access":"w"}]"#))
+                .unwrap();
         assert_eq!(emu.exceptions[0].line(), "c 4:1 rm");
         assert!(emu.allows(DevType::Char, 4, 1, READ));
         assert!(!emu.allows(DevType::Char, 4, 1, READ | WRITE));
@@ -472,14 +365,9 @@ mod tests {
 
     #[test]
     fn punching_a_hole_in_a_wildcard_is_refused() {
-        let e = effective(&rules(
-            r#"[{"allow":true,"type":"c","major":4,"access":"rwm"},{"allow":false,"type":"c","major":4,"minor":1,"access":"w"}]"#,
-        ))
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.devices[1]: cannot deny c 4:1 w inside the wildcard rule \"c 4:* rwm\": cgroup v1 cannot express it"
-        );
+        let e = effective(&rules(r#"[{"allow":true,"type":"c","major":4,"access":"rwm"},{"allow":false,"type":"c","major":4,"minor":1,"access":"w"}]"#))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "linux.resources.devices[1]: cannot deny c 4:1 w inside the wildcard rule \"c 4:* rwm\": cgroup v1 cannot express it");
     }
 
     #[test]
@@ -491,9 +379,7 @@ mod tests {
         assert!(!emu.allows(DevType::Block, 8, 0, READ | WRITE));
         assert!(emu.allows(DevType::Block, 8, 1, WRITE));
         assert_eq!(
-            lines(
-                r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"b","major":8,"minor":0,"access":"w"}]"#
-            ),
+            lines(r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"b","major":8,"minor":0,"access":"w"}]"#),
             [s("devices.allow", "a"), s("devices.deny", "b 8:0 w")]
         );
     }
@@ -502,50 +388,25 @@ mod tests {
     fn defaults_do_not_undo_a_wildcard_deny() {
         // Allow-all, then deny every char device of major 10: runc's default "c 10:200 rwm"
         // would punch a hole in it; it is left out instead of failing the container.
-        let emu = effective(&rules(
-            r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":10,"access":"rwm"}]"#,
-        ))
-        .unwrap();
+        let emu = effective(&rules(r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":10,"access":"rwm"}]"#)).unwrap();
         assert!(!emu.allows(DevType::Char, 10, 200, READ));
         // A default that matches an exact deny does undo it, as in runc (v1 semantics).
-        let emu = effective(&rules(
-            r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":1,"minor":5,"access":"r"}]"#,
-        ))
-        .unwrap();
+        let emu = effective(&rules(r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c","major":1,"minor":5,"access":"r"}]"#)).unwrap();
         assert!(emu.allows(DevType::Char, 1, 5, READ));
     }
 
     #[test]
     fn parse_errors_name_the_field() {
-        let e =
-            effective(&rules(r#"[{"allow":true,"type":"c","major":1,"minor":3}]"#)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.devices[0].access: is empty (a combination of r, w and m)"
-        );
+        let e = effective(&rules(r#"[{"allow":true,"type":"c","major":1,"minor":3}]"#)).unwrap_err();
+        assert_eq!(e.to_string(), "linux.resources.devices[0].access: is empty (a combination of r, w and m)");
         let e = effective(&rules(r#"[{"allow":true,"type":"c","access":"rx"}]"#)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.devices[0].access: \"rx\" is not a combination of r, w and m"
-        );
+        assert_eq!(e.to_string(), "linux.resources.devices[0].access: \"rx\" is not a combination of r, w and m");
         let e = effective(&rules(r#"[{"allow":true,"type":"u","access":"r"}]"#)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.devices[0].type: \"u\" is not a cgroup device type (a, b or c)"
-        );
-        let e = effective(&rules(
-            r#"[{"allow":true,"type":"c","major":-2,"access":"r"}]"#,
-        ))
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.devices[0].major: -2 is not a device number"
-        );
+        assert_eq!(e.to_string(), "linux.resources.devices[0].type: \"u\" is not a cgroup device type (a, b or c)");
+        let e = effective(&rules(r#"[{"allow":true,"type":"c","major":-2,"access":"r"}]"#)).unwrap_err();
+        assert_eq!(e.to_string(), "linux.resources.devices[0].major: -2 is not a device number");
         // -1 is the wildcard, and type a ignores access.
-        assert!(effective(&rules(
-            r#"[{"allow":true,"type":"c","major":-1,"access":"r"},{"allow":false}]"#
-        ))
-        .is_ok());
+        assert!(effective(&rules(r#"[{"allow":true,"type":"c","major":-1,"access":"r"},{"allow":false}]"#)).is_ok());
     }
 
     /// Every device/access combination: the eBPF program (run by a small interpreter) decides
@@ -558,13 +419,7 @@ mod tests {
                     for access in 1..=7u8 {
                         let ctx = [(u32::from(access) << 16) | typ.bpf() as u32, major, minor];
                         let got = interpret(&prog, ctx);
-                        assert_eq!(
-                            got == 1,
-                            emu.allows(typ, major, minor, access),
-                            "{:?} {major}:{minor} {} in {emu:?}",
-                            typ,
-                            access_str(access)
-                        );
+                        assert_eq!(got == 1, emu.allows(typ, major, minor, access), "{:?} {major}:{minor} {} in {emu:?}", typ, access_str(access));
                     }
                 }
             }
@@ -586,15 +441,7 @@ mod tests {
 
     #[test]
     fn bpf_program_shape() {
-        let emu = Emulator {
-            default_allow: false,
-            exceptions: vec![Exception {
-                typ: DevType::Char,
-                major: Some(1),
-                minor: Some(3),
-                access: RWM,
-            }],
-        };
+        let emu = Emulator { default_allow: false, exceptions: vec![Exception { typ: DevType::Char, major: Some(1), minor: Some(3), access: RWM }] };
         let p = program_for(&emu);
         // 6 prologue + (jne type, jne major, jne minor, mov, exit) + (mov, exit).
         assert_eq!(p.len(), 6 + 5 + 2);

@@ -33,20 +33,12 @@ enum Kind {
 
 fn os_err(op: &'static str, path: &Path) -> CgroupError {
     let e = std::io::Error::last_os_error();
-    CgroupError::Fs {
-        op,
-        path: path.to_owned(),
-        errno: Errno::from_io(&e),
-        hint: String::new(),
-    }
+    CgroupError::Fs { op, path: path.to_owned(), errno: Errno::from_io(&e), hint: String::new() }
 }
 
 /// `oom_kill N` of a v2 memory.events text.
 pub fn oom_kills(memory_events: &str) -> u64 {
-    parse_kv(memory_events)
-        .get("oom_kill")
-        .copied()
-        .unwrap_or(0)
+    parse_kv(memory_events).get("oom_kill").copied().unwrap_or(0)
 }
 
 impl OomWatcher {
@@ -68,26 +60,16 @@ impl OomWatcher {
             // SAFETY: a new fd owned by nothing else.
             let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
             let ctl = dir.join("cgroup.event_control");
-            fs::write(&ctl, &format!("{} {}", eventfd.as_raw_fd(), oc.as_raw_fd())).map_err(
-                |e| CgroupError::Fs {
-                    op: "registering for OOM events in",
-                    path: ctl,
-                    errno: e,
-                    hint: String::new(),
-                },
-            )?;
-            return Ok(OomWatcher {
-                kind: Kind::V1 {
-                    eventfd,
-                    _oom_control: oc.into(),
-                    dir,
-                },
-            });
+            fs::write(&ctl, &format!("{} {}", eventfd.as_raw_fd(), oc.as_raw_fd())).map_err(|e| CgroupError::Fs {
+                op: "registering for OOM events in",
+                path: ctl,
+                errno: e,
+                hint: String::new(),
+            })?;
+            return Ok(OomWatcher { kind: Kind::V1 { eventfd, _oom_control: oc.into(), dir } });
         }
         let Some(d) = cg.v2_dir() else {
-            return Err(CgroupError::Other(
-                "this cgroup has no memory controller to watch for OOM kills".into(),
-            ));
+            return Err(CgroupError::Other("this cgroup has no memory controller to watch for OOM kills".into()));
         };
         let events = d.path.join("memory.events");
         // SAFETY: inotify_init1(2) with constant flags; the result is checked before use.
@@ -97,21 +79,13 @@ impl OomWatcher {
         }
         // SAFETY: a new fd owned by nothing else.
         let inotify = unsafe { OwnedFd::from_raw_fd(ifd) };
-        let c = CString::new(events.as_os_str().as_bytes())
-            .map_err(|_| CgroupError::Other("NUL in a cgroup path".into()))?;
+        let c = CString::new(events.as_os_str().as_bytes()).map_err(|_| CgroupError::Other("NUL in a cgroup path".into()))?;
         // SAFETY: a valid inotify fd and a NUL-terminated path that outlives the call.
-        if unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) } < 0
-        {
+        if unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) } < 0 {
             return Err(os_err("watching", &events));
         }
         let last = fs::read(&events).map(|t| oom_kills(&t)).unwrap_or(0);
-        Ok(OomWatcher {
-            kind: Kind::V2 {
-                inotify,
-                events,
-                last,
-            },
-        })
+        Ok(OomWatcher { kind: Kind::V2 { inotify, events, last } })
     }
 
     /// Readable (POLLIN) when there may be news; then call [`OomWatcher::take`].
@@ -133,23 +107,13 @@ impl OomWatcher {
                     return Ok(0);
                 }
                 // The eventfd also fires when the cgroup is removed: that is not an OOM.
-                Ok(if dir.join("cgroup.event_control").exists() {
-                    n
-                } else {
-                    0
-                })
+                Ok(if dir.join("cgroup.event_control").exists() { n } else { 0 })
             }
-            Kind::V2 {
-                inotify,
-                events,
-                last,
-            } => {
+            Kind::V2 { inotify, events, last } => {
                 let mut buf = [0u8; 4096];
                 // SAFETY: drains pending inotify events into a local buffer; the content is not
                 // needed, only the wake-up.
-                while unsafe { libc::read(inotify.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }
-                    > 0
-                {}
+                while unsafe { libc::read(inotify.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
                 let now = fs::read(events).map(|t| oom_kills(&t)).unwrap_or(*last);
                 let new = now.saturating_sub(*last);
                 *last = now;
@@ -165,10 +129,7 @@ mod tests {
 
     #[test]
     fn memory_events_oom_kill() {
-        assert_eq!(
-            oom_kills("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n"),
-            2
-        );
+        assert_eq!(oom_kills("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n"), 2);
         assert_eq!(oom_kills(""), 0);
     }
 }

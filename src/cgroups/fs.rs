@@ -18,13 +18,11 @@ pub fn write(path: &Path, value: &str) -> Result<(), Errno> {
 fn write_lines(f: &mut File, value: &str) -> Result<(), Errno> {
     let mut any = false;
     for line in value.lines().filter(|l| !l.is_empty()) {
-        f.write_all(line.as_bytes())
-            .map_err(|e| Errno::from_io(&e))?;
+        f.write_all(line.as_bytes()).map_err(|e| Errno::from_io(&e))?;
         any = true;
     }
     if !any {
-        f.write_all(value.as_bytes())
-            .map_err(|e| Errno::from_io(&e))?;
+        f.write_all(value.as_bytes()).map_err(|e| Errno::from_io(&e))?;
     }
     Ok(())
 }
@@ -43,10 +41,7 @@ impl Writer {
         let reuse = matches!(&self.open, Some((p, _)) if p == path);
         if !reuse {
             self.open = None;
-            let f = File::options()
-                .write(true)
-                .open(path)
-                .map_err(|e| Errno::from_io(&e))?;
+            let f = File::options().write(true).open(path).map_err(|e| Errno::from_io(&e))?;
             self.open = Some((path.to_owned(), f));
         }
         let Some((_, f)) = self.open.as_mut() else {
@@ -90,9 +85,7 @@ pub fn rmdir(path: &Path) -> Result<(), Errno> {
 
 /// The numbers of a `cgroup.procs` text.
 pub fn parse_pids(text: &str) -> Vec<i32> {
-    text.split_whitespace()
-        .filter_map(|t| t.parse().ok())
-        .collect()
+    text.split_whitespace().filter_map(|t| t.parse().ok()).collect()
 }
 
 #[cfg(test)]

@@ -18,10 +18,7 @@ fn res(json: &str) -> LinuxResources {
 }
 
 fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_owned()
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).trim().to_owned()
 }
 
 /// Kills its children and removes the cgroup, whatever happened.
@@ -33,16 +30,8 @@ struct Guard {
 impl Guard {
     fn new(name: &str) -> Guard {
         let layout = Layout::detect().unwrap();
-        let cg = Cgroup::plan(
-            &layout,
-            None,
-            &format!("rt-cgtest-{name}-{}", std::process::id()),
-        )
-        .unwrap();
-        Guard {
-            cg,
-            children: vec![],
-        }
+        let cg = Cgroup::plan(&layout, None, &format!("rt-cgtest-{name}-{}", std::process::id())).unwrap();
+        Guard { cg, children: vec![] }
     }
     fn sleeper(&mut self) -> i32 {
         let c = Command::new("sleep").arg("300").spawn().unwrap();
@@ -96,78 +85,39 @@ fn create_apply_place_freeze_kill_destroy() {
     assert_eq!(read(&cpu.join("cpu.shares")), "512");
     assert_eq!(read(&cpu.join("cpu.cfs_quota_us")), "20000");
     assert_eq!(read(&cpu.join("cpu.cfs_burst_us")), "1000");
-    assert_eq!(
-        read(&g.cg.v1_dir("cpuset").unwrap().path.join("cpuset.cpus")),
-        "0"
-    );
-    assert_eq!(
-        read(&g.cg.v1_dir("pids").unwrap().path.join("pids.max")),
-        "20"
-    );
+    assert_eq!(read(&g.cg.v1_dir("cpuset").unwrap().path.join("cpuset.cpus")), "0");
+    assert_eq!(read(&g.cg.v1_dir("pids").unwrap().path.join("pids.max")), "20");
     let blkio = &g.cg.v1_dir("blkio").unwrap().path;
     assert_eq!(read(&blkio.join("blkio.bfq.weight")), "300");
-    assert_eq!(
-        read(&blkio.join("blkio.throttle.read_bps_device")),
-        "254:0 1048576"
-    );
+    assert_eq!(read(&blkio.join("blkio.throttle.read_bps_device")), "254:0 1048576");
     let devs = read(&g.cg.v1_dir("devices").unwrap().path.join("devices.list"));
-    assert!(
-        devs.contains("c 1:3 rwm") && devs.contains("c 136:* rwm") && !devs.contains("a *:*"),
-        "{devs}"
-    );
+    assert!(devs.contains("c 1:3 rwm") && devs.contains("c 136:* rwm") && !devs.contains("a *:*"), "{devs}");
 
     // Placement of a process started outside (v1 + unified by writing cgroup.procs).
     let pid = g.sleeper();
     g.cg.add_pid(pid, false).unwrap();
     let own = read(Path::new(&format!("/proc/{pid}/cgroup")));
-    let name = g.cg.dirs[0]
-        .path
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    assert_eq!(
-        own.lines()
-            .filter(|l| l.ends_with(&format!("/{name}")))
-            .count(),
-        g.cg.dirs.len(),
-        "{own}"
-    );
+    let name = g.cg.dirs[0].path.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(own.lines().filter(|l| l.ends_with(&format!("/{name}"))).count(), g.cg.dirs.len(), "{own}");
     assert_eq!(g.cg.pids().unwrap(), [pid]);
 
     // Update: memory up beyond the current memsw (limit must follow memsw: the EINVAL deferral),
     // then down again; the cpu period alone.
-    g.cg.update(&res(
-        r#"{"memory":{"limit":268435456,"swap":536870912},"cpu":{"period":50000}}"#,
-    ))
-    .unwrap();
+    g.cg.update(&res(r#"{"memory":{"limit":268435456,"swap":536870912},"cpu":{"period":50000}}"#)).unwrap();
     assert_eq!(read(&mem.join("memory.limit_in_bytes")), "268435456");
     assert_eq!(read(&mem.join("memory.memsw.limit_in_bytes")), "536870912");
     assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "50000");
-    g.cg.update(&res(
-        r#"{"memory":{"limit":16777216,"swap":16777216},"pids":{"limit":0}}"#,
-    ))
-    .unwrap();
+    g.cg.update(&res(r#"{"memory":{"limit":16777216,"swap":16777216},"pids":{"limit":0}}"#)).unwrap();
     assert_eq!(read(&mem.join("memory.memsw.limit_in_bytes")), "16777216");
-    assert_eq!(
-        read(&g.cg.v1_dir("pids").unwrap().path.join("pids.max")),
-        "20",
-        "0 means unchanged"
-    );
+    assert_eq!(read(&g.cg.v1_dir("pids").unwrap().path.join("pids.max")), "20", "0 means unchanged");
     g.cg.update(&res(r#"{"memory":{"limit":-1}}"#)).unwrap();
-    assert_eq!(
-        read(&mem.join("memory.limit_in_bytes")),
-        "9223372036854771712"
-    );
+    assert_eq!(read(&mem.join("memory.limit_in_bytes")), "9223372036854771712");
 
     // Pause / resume.
     assert!(!g.cg.is_frozen());
     g.cg.freeze().unwrap();
     assert!(g.cg.is_frozen());
-    assert_eq!(
-        read(&g.cg.v1_dir("freezer").unwrap().path.join("freezer.state")),
-        "FROZEN"
-    );
+    assert_eq!(read(&g.cg.v1_dir("freezer").unwrap().path.join("freezer.state")), "FROZEN");
     g.cg.thaw().unwrap();
     assert!(!g.cg.is_frozen());
 
@@ -177,10 +127,7 @@ fn create_apply_place_freeze_kill_destroy() {
     assert_eq!(s.pids.limit, 20);
     // A moved task leaves its pages charged where they were: usage may be 0; the limit is there.
     assert_eq!(s.memory.usage.limit, 9223372036854771712);
-    assert!(
-        !s.cpu.usage.percpu.is_empty(),
-        "cpuacct.usage_percpu has one entry per cpu"
-    );
+    assert!(!s.cpu.usage.percpu.is_empty(), "cpuacct.usage_percpu has one entry per cpu");
     let json = serde_json::to_value(&s).unwrap();
     assert!(json["memory"]["raw"]["cache"].is_u64(), "{json}");
 
@@ -188,10 +135,7 @@ fn create_apply_place_freeze_kill_destroy() {
     g.cg.freeze().unwrap();
     g.cg.kill_all(libc::SIGKILL).unwrap();
     let status = g.children[0].wait().unwrap();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(libc::SIGKILL)
-    );
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
     g.children.clear();
     g.cg.destroy().unwrap();
     for p in g.cg.paths() {
@@ -209,46 +153,19 @@ fn kernel_errors_name_field_file_and_reason() {
     g.cg.create().unwrap();
     let e = g.cg.apply(&res(r#"{"cpu":{"quota":500}}"#)).unwrap_err();
     let cpu = &g.cg.v1_dir("cpu").unwrap().path;
-    assert_eq!(
-        e.to_string(),
-        format!(
-            "linux.resources.cpu.quota: writing 500 to {}: invalid argument",
-            cpu.join("cpu.cfs_quota_us").display()
-        )
-    );
+    assert_eq!(e.to_string(), format!("linux.resources.cpu.quota: writing 500 to {}: invalid argument", cpu.join("cpu.cfs_quota_us").display()));
     // This host's disk uses mq-deadline: per-device BFQ weights cannot apply.
-    let e =
-        g.cg.apply(&res(
-            r#"{"blockIO":{"weightDevice":[{"major":254,"minor":0,"weight":300}]}}"#,
-        ))
-        .unwrap_err();
+    let e = g.cg.apply(&res(r#"{"blockIO":{"weightDevice":[{"major":254,"minor":0,"weight":300}]}}"#)).unwrap_err();
     assert!(e.to_string().contains("blkio.bfq.weight_device: operation not supported (per-device weights need the BFQ I/O scheduler"), "{e}");
     // CFQ's leaf weight does not exist on this kernel.
-    let e =
-        g.cg.apply(&res(r#"{"blockIO":{"leafWeight":300}}"#))
-            .unwrap_err();
-    assert!(
-        e.to_string().ends_with(
-            "blkio.leaf_weight: no such file or directory (this kernel has no such file)"
-        ),
-        "{e}"
-    );
+    let e = g.cg.apply(&res(r#"{"blockIO":{"leafWeight":300}}"#)).unwrap_err();
+    assert!(e.to_string().ends_with("blkio.leaf_weight: no such file or directory (this kernel has no such file)"), "{e}");
     // No net_cls hierarchy here.
-    let e =
-        g.cg.apply(&res(r#"{"network":{"classID":1}}"#))
-            .unwrap_err();
-    assert!(
-        e.to_string().contains("no net_cls cgroup controller"),
-        "{e}"
-    );
+    let e = g.cg.apply(&res(r#"{"network":{"classID":1}}"#)).unwrap_err();
+    assert!(e.to_string().contains("no net_cls cgroup controller"), "{e}");
     // A memory limit below what the cgroup uses.
     let mut g = g;
-    let mut c = Command::new("sh")
-        .arg("-c")
-        .arg("read x; exec sleep 300")
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut c = Command::new("sh").arg("-c").arg("read x; exec sleep 300").stdin(Stdio::piped()).spawn().unwrap();
     let pid = c.id() as i32;
     g.cg.add_pid(pid, false).unwrap();
     // Fault in some memory in the cgroup: a shell that has read a line.
@@ -256,14 +173,9 @@ fn kernel_errors_name_field_file_and_reason() {
     g.children.push(c);
     std::thread::sleep(std::time::Duration::from_millis(100));
     g.cg.update(&res(r#"{"memory":{"swap":-1}}"#)).unwrap_or(());
-    let e =
-        g.cg.update(&res(r#"{"memory":{"limit":4096,"swap":4096}}"#));
+    let e = g.cg.update(&res(r#"{"memory":{"limit":4096,"swap":4096}}"#));
     if let Err(e) = e {
-        assert!(
-            e.to_string()
-                .contains("device or resource busy (the cgroup already uses more than that)"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("device or resource busy (the cgroup already uses more than that)"), "{e}");
     }
 }
 
@@ -273,8 +185,7 @@ fn oom_kill_is_seen() {
     assert!(is_root());
     let g = Guard::new("oom");
     g.cg.create().unwrap();
-    g.cg.apply(&res(r#"{"memory":{"limit":33554432,"swap":33554432}}"#))
-        .unwrap();
+    g.cg.apply(&res(r#"{"memory":{"limit":33554432,"swap":33554432}}"#)).unwrap();
     let mut w = g.cg.oom_watcher().unwrap();
     assert_eq!(w.take().unwrap(), 0);
     // A child that joins the cgroup, then allocates more than the limit.
@@ -288,15 +199,8 @@ fn oom_kill_is_seen() {
     g.cg.add_pid(c.id() as i32, false).unwrap();
     c.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     let status = c.wait().unwrap();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(libc::SIGKILL)
-    );
-    let mut pfd = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&w.fd()),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
+    let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&w.fd()), events: libc::POLLIN, revents: 0 };
     // SAFETY: one valid pollfd, a bounded timeout.
     assert_eq!(unsafe { libc::poll(&mut pfd, 1, 2000) }, 1);
     assert!(w.take().unwrap() >= 1);
@@ -370,11 +274,7 @@ fn bpf_device_filter_denies_on_the_unified_hierarchy() {
     g.cg.add_pid(c.id() as i32, false).unwrap();
     c.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
     let status = c.wait().unwrap();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "reading /dev/kmsg must be denied, /dev/zero and /dev/null allowed"
-    );
+    assert_eq!(status.code(), Some(0), "reading /dev/kmsg must be denied, /dev/zero and /dev/null allowed");
     g.children.clear();
 }
 

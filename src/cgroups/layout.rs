@@ -69,10 +69,7 @@ impl Layout {
     pub fn detect() -> Result<Layout, CgroupError> {
         // fs::read, not read_to_string: /proc files report no size, and std would stat the
         // file and then grow its buffer from 32 bytes: a dozen syscalls for mountinfo.
-        let read = |p: &str| {
-            super::fs::read(Path::new(p))
-                .map_err(|e| CgroupError::Layout(format!("reading {p}: {e}")))
-        };
+        let read = |p: &str| super::fs::read(Path::new(p)).map_err(|e| CgroupError::Layout(format!("reading {p}: {e}")));
         let cgroup = read("/proc/self/cgroup")?;
         let mountinfo = read("/proc/self/mountinfo")?;
         Layout::parse(&mountinfo, &cgroup)
@@ -85,42 +82,24 @@ impl Layout {
         let mut v2 = None;
         for line in proc_cgroup.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = line.splitn(3, ':');
-            let (Some(_id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(CgroupError::Layout(format!(
-                    "/proc/self/cgroup: malformed line {line:?}"
-                )));
+            let (Some(_id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(CgroupError::Layout(format!("/proc/self/cgroup: malformed line {line:?}")));
             };
             let own = PathBuf::from(path);
             if ctrls.is_empty() {
                 // "0::/path": the v2 hierarchy. Kernels print it even when cgroup2 is not
                 // mounted (pure v1 hosts): then there is simply no v2 hierarchy.
                 if let Some(m) = pick_mount(&mounts, &own, |m| m.fstype == "cgroup2") {
-                    v2 = Some(Hierarchy {
-                        kind: HierarchyKind::V2,
-                        mountpoint: m.mountpoint.clone(),
-                        mount_root: m.root.clone(),
-                        own,
-                    });
+                    v2 = Some(Hierarchy { kind: HierarchyKind::V2, mountpoint: m.mountpoint.clone(), mount_root: m.root.clone(), own });
                 }
                 continue;
             }
             let controllers: Vec<String> = ctrls.split(',').map(str::to_owned).collect();
-            let has_all = |m: &Mount| {
-                m.fstype == "cgroup"
-                    && controllers
-                        .iter()
-                        .all(|c| m.super_options.iter().any(|o| o == c))
-            };
+            let has_all = |m: &Mount| m.fstype == "cgroup" && controllers.iter().all(|c| m.super_options.iter().any(|o| o == c));
             // A hierarchy the kernel has but nobody mounted (net_cls on some hosts) cannot be
             // used; leave it out.
             if let Some(m) = pick_mount(&mounts, &own, has_all) {
-                v1.push(Hierarchy {
-                    kind: HierarchyKind::V1 { controllers },
-                    mountpoint: m.mountpoint.clone(),
-                    mount_root: m.root.clone(),
-                    own,
-                });
+                v1.push(Hierarchy { kind: HierarchyKind::V1 { controllers }, mountpoint: m.mountpoint.clone(), mount_root: m.root.clone(), own });
             }
         }
         // /proc/self/cgroup lists hierarchies by descending id; ascending reads better in
@@ -129,9 +108,7 @@ impl Layout {
         let mut hierarchies = v1;
         hierarchies.extend(v2);
         if hierarchies.is_empty() {
-            return Err(CgroupError::Layout(
-                "no cgroup hierarchy is mounted (see /proc/self/mountinfo)".into(),
-            ));
+            return Err(CgroupError::Layout("no cgroup hierarchy is mounted (see /proc/self/mountinfo)".into()));
         }
         Ok(Layout { hierarchies })
     }
@@ -176,14 +153,10 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, CgroupError> {
         let fields: Vec<&str> = line.split(' ').collect();
         let sep = fields.iter().position(|f| *f == "-");
         let (Some(sep), true) = (sep, fields.len() >= 5) else {
-            return Err(CgroupError::Layout(format!(
-                "/proc/self/mountinfo: malformed line {line:?}"
-            )));
+            return Err(CgroupError::Layout(format!("/proc/self/mountinfo: malformed line {line:?}")));
         };
         let Some(fstype) = fields.get(sep + 1) else {
-            return Err(CgroupError::Layout(format!(
-                "/proc/self/mountinfo: malformed line {line:?}"
-            )));
+            return Err(CgroupError::Layout(format!("/proc/self/mountinfo: malformed line {line:?}")));
         };
         // A mount on the same place or on a parent directory hides what was mounted there
         // before (bench.sh's tmpfs over /sys/fs/cgroup and over unified/): drop those.
@@ -192,16 +165,8 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, CgroupError> {
         if *fstype != "cgroup" && *fstype != "cgroup2" {
             continue;
         }
-        let super_options = fields
-            .get(sep + 3)
-            .map(|o| o.split(',').map(str::to_owned).collect())
-            .unwrap_or_default();
-        out.push(Mount {
-            root: PathBuf::from(unescape(fields[3])),
-            mountpoint,
-            fstype: (*fstype).to_owned(),
-            super_options,
-        });
+        let super_options = fields.get(sep + 3).map(|o| o.split(',').map(str::to_owned).collect()).unwrap_or_default();
+        out.push(Mount { root: PathBuf::from(unescape(fields[3])), mountpoint, fstype: (*fstype).to_owned(), super_options });
     }
     Ok(out)
 }
@@ -212,10 +177,7 @@ pub fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -230,18 +192,9 @@ pub fn unescape(s: &str) -> String {
 /// mount on the same place hides an earlier one (cgroup-sandbox mounts a tmpfs over
 /// /sys/fs/cgroup and the hierarchies again, and in a cgroup namespace the hidden ones show a root
 /// of `/..`). So: the last mount whose root holds rt's own cgroup, else the last one at all.
-fn pick_mount<'a>(
-    mounts: &'a [Mount],
-    own: &Path,
-    matches: impl Fn(&Mount) -> bool,
-) -> Option<&'a Mount> {
+fn pick_mount<'a>(mounts: &'a [Mount], own: &Path, matches: impl Fn(&Mount) -> bool) -> Option<&'a Mount> {
     let candidates: Vec<&Mount> = mounts.iter().filter(|m| matches(m)).collect();
-    candidates
-        .iter()
-        .rev()
-        .find(|m| is_ancestor(&m.root, own))
-        .or_else(|| candidates.last())
-        .copied()
+    candidates.iter().rev().find(|m| is_ancestor(&m.root, own)).or_else(|| candidates.last()).copied()
 }
 
 /// `/a` is an ancestor of `/a/b` and of itself; `/..` is nobody's.
@@ -286,30 +239,11 @@ mod tests {
         let l = fixture("hybrid_host");
         assert_eq!(l.mode(), Mode::Hybrid);
         // cpu and cpuacct are separate hierarchies here; no net_cls, hugetlb or rdma on v1.
-        assert_eq!(
-            v1_names(&l),
-            [
-                "cpu",
-                "cpuacct",
-                "cpuset",
-                "memory",
-                "devices",
-                "freezer",
-                "blkio",
-                "pids",
-                "name=systemd"
-            ]
-        );
+        assert_eq!(v1_names(&l), ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "name=systemd"]);
         let mem = l.v1("memory").unwrap();
         assert_eq!(mem.mountpoint, Path::new("/sys/fs/cgroup/memory"));
-        assert_eq!(
-            mem.own_dir().unwrap(),
-            Path::new("/sys/fs/cgroup/memory/process_api/28223a2387879a71d5f5e94a0e53cb6a")
-        );
-        assert_eq!(
-            l.v1("cpu").unwrap().own_dir().unwrap(),
-            Path::new("/sys/fs/cgroup/cpu")
-        );
+        assert_eq!(mem.own_dir().unwrap(), Path::new("/sys/fs/cgroup/memory/process_api/28223a2387879a71d5f5e94a0e53cb6a"));
+        assert_eq!(l.v1("cpu").unwrap().own_dir().unwrap(), Path::new("/sys/fs/cgroup/cpu"));
         let v2 = l.v2().unwrap();
         assert_eq!(v2.mountpoint, Path::new("/sys/fs/cgroup/unified"));
         assert_eq!(v2.own_dir().unwrap(), Path::new("/sys/fs/cgroup/unified"));
@@ -326,10 +260,7 @@ mod tests {
             assert_eq!(h.mount_root, Path::new("/"), "{h:?}");
             assert_eq!(h.own, Path::new("/"));
         }
-        assert_eq!(
-            l.v1("memory").unwrap().own_dir().unwrap(),
-            Path::new("/sys/fs/cgroup/memory")
-        );
+        assert_eq!(l.v1("memory").unwrap().own_dir().unwrap(), Path::new("/sys/fs/cgroup/memory"));
     }
 
     #[test]
@@ -338,31 +269,12 @@ mod tests {
         assert_eq!(l.mode(), Mode::V1);
         assert_eq!(
             v1_names(&l),
-            [
-                "name=systemd",
-                "cpu,cpuacct",
-                "net_cls,net_prio",
-                "perf_event",
-                "memory",
-                "devices",
-                "freezer",
-                "blkio",
-                "pids",
-                "cpuset",
-                "hugetlb",
-                "rdma"
-            ]
+            ["name=systemd", "cpu,cpuacct", "net_cls,net_prio", "perf_event", "memory", "devices", "freezer", "blkio", "pids", "cpuset", "hugetlb", "rdma"]
         );
         let cpu = l.v1("cpuacct").unwrap();
         assert_eq!(cpu.mountpoint, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
-        assert_eq!(
-            cpu.own_dir().unwrap(),
-            Path::new("/sys/fs/cgroup/cpu,cpuacct/user.slice")
-        );
-        assert_eq!(
-            l.v1("pids").unwrap().own_dir().unwrap(),
-            Path::new("/sys/fs/cgroup/pids/user.slice/user-1000.slice/session-2.scope")
-        );
+        assert_eq!(cpu.own_dir().unwrap(), Path::new("/sys/fs/cgroup/cpu,cpuacct/user.slice"));
+        assert_eq!(l.v1("pids").unwrap().own_dir().unwrap(), Path::new("/sys/fs/cgroup/pids/user.slice/user-1000.slice/session-2.scope"));
         // "0::/…" is printed, but cgroup2 is not mounted: no v2 hierarchy.
         assert!(l.v2().is_none());
         // clone_children in the options is not a controller.
@@ -376,24 +288,17 @@ mod tests {
         assert_eq!(l.hierarchies.len(), 1);
         let v2 = l.v2().unwrap();
         assert_eq!(v2.mountpoint, Path::new("/sys/fs/cgroup"));
-        assert_eq!(
-            v2.own_dir().unwrap(),
-            Path::new("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-foot.scope")
-        );
+        assert_eq!(v2.own_dir().unwrap(), Path::new("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-foot.scope"));
     }
 
     #[test]
     fn container_without_cgroup_namespace_mounts_its_own_subtree() {
         // Docker-in-Docker without cgroupns: the mount's root is the container's cgroup, and
         // /proc/self/cgroup shows the full path.
-        let mi =
-            "100 99 0:30 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n";
+        let mi = "100 99 0:30 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n";
         let cg = "4:memory:/docker/abc/inner\n";
         let l = Layout::parse(mi, cg).unwrap();
-        assert_eq!(
-            l.v1("memory").unwrap().own_dir().unwrap(),
-            Path::new("/sys/fs/cgroup/memory/inner")
-        );
+        assert_eq!(l.v1("memory").unwrap().own_dir().unwrap(), Path::new("/sys/fs/cgroup/memory/inner"));
     }
 
     #[test]
@@ -415,10 +320,7 @@ mod tests {
     #[test]
     fn nothing_mounted_is_an_error() {
         let e = Layout::parse("27 1 254:0 / / rw - ext4 /dev/vda rw\n", "0::/\n").unwrap_err();
-        assert!(
-            e.to_string().contains("no cgroup hierarchy is mounted"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("no cgroup hierarchy is mounted"), "{e}");
     }
 
     #[test]

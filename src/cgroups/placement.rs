@@ -24,19 +24,11 @@ pub enum Target {
 
 /// `linux.cgroupsPath` (+ the id, for the default) → a cleaned relative path and its base.
 pub fn target(cgroups_path: Option<&Path>, id: &str) -> Result<Target, CgroupError> {
-    let raw = cgroups_path
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let path_err = |reason: &str| CgroupError::Path {
-        path: raw.clone(),
-        reason: reason.to_owned(),
-    };
+    let raw = cgroups_path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let path_err = |reason: &str| CgroupError::Path { path: raw.clone(), reason: reason.to_owned() };
     if raw.is_empty() {
         if id.is_empty() || id.contains('/') || id == "." || id == ".." {
-            return Err(CgroupError::Invalid {
-                field: "container id".into(),
-                reason: format!("{id:?} cannot name a cgroup"),
-            });
+            return Err(CgroupError::Invalid { field: "container id".into(), reason: format!("{id:?} cannot name a cgroup") });
         }
         return Ok(Target::Relative(PathBuf::from(id)));
     }
@@ -55,11 +47,7 @@ pub fn target(cgroups_path: Option<&Path>, id: &str) -> Result<Target, CgroupErr
             "names rt's own cgroup itself; a container needs a cgroup of its own"
         }));
     }
-    Ok(if absolute {
-        Target::Absolute(clean)
-    } else {
-        Target::Relative(clean)
-    })
+    Ok(if absolute { Target::Absolute(clean) } else { Target::Relative(clean) })
 }
 
 /// `slice:prefix:name`, e.g. `system.slice:docker:abc` or `:crio:abc`.
@@ -93,9 +81,7 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cg
                 Some(own) => own.join(rel),
                 None => {
                     return Err(CgroupError::Path {
-                        path: cgroups_path
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
+                        path: cgroups_path.map(|p| p.display().to_string()).unwrap_or_default(),
                         reason: format!(
                             "rt's own cgroup {} is outside what is mounted at {} (root {}), so a \
                              relative path cannot be placed below it; give an absolute path",
@@ -111,12 +97,7 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cg
             HierarchyKind::V1 { controllers } => (controllers.clone(), false),
             HierarchyKind::V2 => (Vec::new(), true),
         };
-        dirs.push(CgroupDir {
-            path,
-            mount: h.mountpoint.clone(),
-            controllers,
-            v2,
-        });
+        dirs.push(CgroupDir { path, mount: h.mountpoint.clone(), controllers, v2 });
     }
     Ok(Cgroup { dirs })
 }
@@ -157,55 +138,29 @@ mod tests {
             ]
         );
         assert!(cg.v2_dir().unwrap().v2);
-        assert_eq!(
-            cg.v1_dir("memory").unwrap().mount,
-            Path::new("/sys/fs/cgroup/memory")
-        );
-        assert_eq!(
-            cg.v1_dir("name=systemd").unwrap().path,
-            Path::new("/sys/fs/cgroup/systemd/ctr1")
-        );
+        assert_eq!(cg.v1_dir("memory").unwrap().mount, Path::new("/sys/fs/cgroup/memory"));
+        assert_eq!(cg.v1_dir("name=systemd").unwrap().path, Path::new("/sys/fs/cgroup/systemd/ctr1"));
     }
 
     #[test]
     fn relative_path_nests_below_own_cgroup() {
         let cg = plan(&layout("hybrid_host"), Some(Path::new("pod/ctr")), "x").unwrap();
-        assert_eq!(
-            cg.v1_dir("memory").unwrap().path,
-            Path::new(&format!("{OWN_MEM}/pod/ctr"))
-        );
-        assert_eq!(
-            cg.v1_dir("pids").unwrap().path,
-            Path::new("/sys/fs/cgroup/pids/pod/ctr")
-        );
+        assert_eq!(cg.v1_dir("memory").unwrap().path, Path::new(&format!("{OWN_MEM}/pod/ctr")));
+        assert_eq!(cg.v1_dir("pids").unwrap().path, Path::new("/sys/fs/cgroup/pids/pod/ctr"));
     }
 
     #[test]
     fn absolute_path_starts_at_each_hierarchy_root() {
         let cg = plan(&layout("hybrid_host"), Some(Path::new("/cgrouptest")), "x").unwrap();
-        assert_eq!(
-            cg.v1_dir("memory").unwrap().path,
-            Path::new("/sys/fs/cgroup/memory/cgrouptest")
-        );
-        assert_eq!(
-            cg.v2_dir().unwrap().path,
-            Path::new("/sys/fs/cgroup/unified/cgrouptest")
-        );
+        assert_eq!(cg.v1_dir("memory").unwrap().path, Path::new("/sys/fs/cgroup/memory/cgrouptest"));
+        assert_eq!(cg.v2_dir().unwrap().path, Path::new("/sys/fs/cgroup/unified/cgrouptest"));
     }
 
     #[test]
     fn inside_cgroup_sandbox_absolute_paths_stay_in_the_sandbox() {
         // The sandbox's mounts are rooted at its own cgroups: "/cgrouptest" is below them.
-        let cg = plan(
-            &layout("hybrid_sandbox"),
-            Some(Path::new("/cgrouptest")),
-            "x",
-        )
-        .unwrap();
-        assert_eq!(
-            cg.v1_dir("memory").unwrap().path,
-            Path::new("/sys/fs/cgroup/memory/cgrouptest")
-        );
+        let cg = plan(&layout("hybrid_sandbox"), Some(Path::new("/cgrouptest")), "x").unwrap();
+        assert_eq!(cg.v1_dir("memory").unwrap().path, Path::new("/sys/fs/cgroup/memory/cgrouptest"));
         assert_eq!(cg.dirs.len(), 10);
     }
 
@@ -215,10 +170,7 @@ mod tests {
         assert_eq!(cg.dirs.len(), 12);
         let cpu = cg.v1_dir("cpu").unwrap();
         assert_eq!(cpu, cg.v1_dir("cpuacct").unwrap());
-        assert_eq!(
-            cpu.path,
-            Path::new("/sys/fs/cgroup/cpu,cpuacct/user.slice/c")
-        );
+        assert_eq!(cpu.path, Path::new("/sys/fs/cgroup/cpu,cpuacct/user.slice/c"));
         assert!(cg.v2_dir().is_none());
     }
 
@@ -231,25 +183,15 @@ mod tests {
 
     #[test]
     fn dot_dot_cannot_climb_out() {
-        assert_eq!(
-            target(Some(Path::new("../../x")), "i").unwrap(),
-            Target::Relative("x".into())
-        );
-        assert_eq!(
-            target(Some(Path::new("/a/../../b/./c")), "i").unwrap(),
-            Target::Absolute("b/c".into())
-        );
+        assert_eq!(target(Some(Path::new("../../x")), "i").unwrap(), Target::Relative("x".into()));
+        assert_eq!(target(Some(Path::new("/a/../../b/./c")), "i").unwrap(), Target::Absolute("b/c".into()));
     }
 
     #[test]
     fn paths_naming_the_base_are_refused() {
         for p in ["/", "/..", ".", "a/.."] {
             let e = target(Some(Path::new(p)), "i").unwrap_err();
-            assert!(
-                e.to_string()
-                    .starts_with(&format!("linux.cgroupsPath {p:?}: names")),
-                "{e}"
-            );
+            assert!(e.to_string().starts_with(&format!("linux.cgroupsPath {p:?}: names")), "{e}");
         }
     }
 
@@ -264,10 +206,7 @@ mod tests {
 
     #[test]
     fn empty_path_means_absent() {
-        assert_eq!(
-            target(Some(Path::new("")), "i").unwrap(),
-            Target::Relative("i".into())
-        );
+        assert_eq!(target(Some(Path::new("")), "i").unwrap(), Target::Relative("i".into()));
         assert!(target(None, "a/b").is_err());
     }
 
@@ -278,9 +217,6 @@ mod tests {
         let e = plan(&l, None, "c").unwrap_err();
         assert!(e.to_string().contains("outside what is mounted"), "{e}");
         // An absolute path does not need rt's own cgroup.
-        assert_eq!(
-            plan(&l, Some(Path::new("/c")), "c").unwrap().dirs[0].path,
-            Path::new("/sys/fs/cgroup/memory/c")
-        );
+        assert_eq!(plan(&l, Some(Path::new("/c")), "c").unwrap().dirs[0].path, Path::new("/sys/fs/cgroup/memory/c"));
     }
 }

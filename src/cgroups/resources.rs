@@ -53,23 +53,8 @@ pub struct Write {
 }
 
 impl Write {
-    pub fn new(
-        ver: Ver,
-        controller: &'static str,
-        file: impl Into<String>,
-        value: impl Into<String>,
-        field: impl Into<String>,
-    ) -> Write {
-        Write {
-            ver,
-            controller,
-            file: file.into(),
-            value: value.into(),
-            field: field.into(),
-            fallback: None,
-            defer_on_einval: false,
-            ignore_enoent: false,
-        }
+    pub fn new(ver: Ver, controller: &'static str, file: impl Into<String>, value: impl Into<String>, field: impl Into<String>) -> Write {
+        Write { ver, controller, file: file.into(), value: value.into(), field: field.into(), fallback: None, defer_on_einval: false, ignore_enoent: false }
     }
     pub fn or_else(mut self, file: impl Into<String>, value: impl Into<String>) -> Write {
         self.fallback = Some((file.into(), value.into()));
@@ -102,15 +87,7 @@ pub struct Routing {
 
 impl Routing {
     pub fn of(cg: &Cgroup) -> Routing {
-        Routing {
-            v1: cg
-                .dirs
-                .iter()
-                .filter(|d| !d.v2)
-                .flat_map(|d| d.controllers.iter().cloned())
-                .collect(),
-            v2: cg.v2_dir().is_some(),
-        }
+        Routing { v1: cg.dirs.iter().filter(|d| !d.v2).flat_map(|d| d.controllers.iter().cloned()).collect(), v2: cg.v2_dir().is_some() }
     }
 
     pub fn pure_v2(&self) -> bool {
@@ -133,24 +110,18 @@ impl Routing {
         }
     }
 
-    fn need(
-        &self,
-        field: &str,
-        v1_name: &'static str,
-        v2_name: Option<&str>,
-    ) -> Result<Ver, CgroupError> {
-        self.route(v1_name, v2_name)
-            .ok_or_else(|| CgroupError::Unsupported {
-                field: field.to_owned(),
-                reason: format!(
-                    "this host has no {v1_name} cgroup controller (it is not mounted{})",
-                    match v2_name {
-                        Some(_) => "",
-                        None if self.v2 => ", and cgroup v2 has no equivalent",
-                        None => "",
-                    }
-                ),
-            })
+    fn need(&self, field: &str, v1_name: &'static str, v2_name: Option<&str>) -> Result<Ver, CgroupError> {
+        self.route(v1_name, v2_name).ok_or_else(|| CgroupError::Unsupported {
+            field: field.to_owned(),
+            reason: format!(
+                "this host has no {v1_name} cgroup controller (it is not mounted{})",
+                match v2_name {
+                    Some(_) => "",
+                    None if self.v2 => ", and cgroup v2 has no equivalent",
+                    None => "",
+                }
+            ),
+        })
     }
 }
 
@@ -175,10 +146,7 @@ pub(crate) fn set_str(v: &Option<String>) -> Option<&str> {
 /// A byte count: positive, or -1 for "no limit".
 pub(crate) fn check_bytes(field: &str, v: i64) -> Result<(), CgroupError> {
     if v < -1 {
-        return Err(CgroupError::Invalid {
-            field: field.to_owned(),
-            reason: format!("{v} is not a number of bytes (or -1 for no limit)"),
-        });
+        return Err(CgroupError::Invalid { field: field.to_owned(), reason: format!("{v} is not a number of bytes (or -1 for no limit)") });
     }
     Ok(())
 }
@@ -198,21 +166,13 @@ pub(crate) fn memory_values(m: &oci_spec::runtime::LinuxMemory) -> Result<Memory
 }
 
 pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> CgroupError {
-    CgroupError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
+    CgroupError::Invalid { field: field.into(), reason: reason.into() }
 }
 
 /// The whole plan, in the order the writes happen: devices, memory, cpu, cpuset, pids, block
 /// I/O, hugetlb, network, rdma (no write depends on another group's), then `unified` last so
 /// that its raw values win over the translated ones, as in runc.
-pub fn plan(
-    routing: &Routing,
-    res: &LinuxResources,
-    mode: ApplyMode,
-    current: &Current,
-) -> Result<Plan, CgroupError> {
+pub fn plan(routing: &Routing, res: &LinuxResources, mode: ApplyMode, current: &Current) -> Result<Plan, CgroupError> {
     let mut p = Plan::default();
     let w = &mut p.writes;
 
@@ -252,22 +212,10 @@ pub fn plan(
         if cpus.is_some() || mems.is_some() {
             let ver = routing.need("linux.resources.cpu.cpus", "cpuset", Some("cpuset"))?;
             if let Some(v) = cpus {
-                w.push(Write::new(
-                    ver,
-                    "cpuset",
-                    "cpuset.cpus",
-                    v,
-                    "linux.resources.cpu.cpus",
-                ));
+                w.push(Write::new(ver, "cpuset", "cpuset.cpus", v, "linux.resources.cpu.cpus"));
             }
             if let Some(v) = mems {
-                w.push(Write::new(
-                    ver,
-                    "cpuset",
-                    "cpuset.mems",
-                    v,
-                    "linux.resources.cpu.mems",
-                ));
+                w.push(Write::new(ver, "cpuset", "cpuset.mems", v, "linux.resources.cpu.mems"));
             }
         }
     }
@@ -276,18 +224,8 @@ pub fn plan(
         let limit = pids.limit();
         if limit != 0 {
             let ver = routing.need("linux.resources.pids.limit", "pids", Some("pids"))?;
-            let value = if limit < 0 {
-                "max".to_owned()
-            } else {
-                limit.to_string()
-            };
-            w.push(Write::new(
-                ver,
-                "pids",
-                "pids.max",
-                value,
-                "linux.resources.pids.limit",
-            ));
+            let value = if limit < 0 { "max".to_owned() } else { limit.to_string() };
+            w.push(Write::new(ver, "pids", "pids.max", value, "linux.resources.pids.limit"));
         }
     }
     if let Some(b) = res.block_io() {
@@ -307,48 +245,14 @@ pub fn plan(
             match routing.need(&field, "hugetlb", Some("hugetlb"))? {
                 Ver::V1 => {
                     let v = l.limit().to_string();
-                    w.push(Write::new(
-                        Ver::V1,
-                        "hugetlb",
-                        format!("hugetlb.{size}.limit_in_bytes"),
-                        &v,
-                        &field,
-                    ));
+                    w.push(Write::new(Ver::V1, "hugetlb", format!("hugetlb.{size}.limit_in_bytes"), &v, &field));
                     // Reservations (kernel 5.7+) are limited to the same amount, as runc does.
-                    w.push(
-                        Write::new(
-                            Ver::V1,
-                            "hugetlb",
-                            format!("hugetlb.{size}.rsvd.limit_in_bytes"),
-                            v,
-                            &field,
-                        )
-                        .optional(),
-                    );
+                    w.push(Write::new(Ver::V1, "hugetlb", format!("hugetlb.{size}.rsvd.limit_in_bytes"), v, &field).optional());
                 }
                 Ver::V2 => {
-                    let v = if l.limit() < 0 {
-                        "max".to_owned()
-                    } else {
-                        l.limit().to_string()
-                    };
-                    w.push(Write::new(
-                        Ver::V2,
-                        "hugetlb",
-                        format!("hugetlb.{size}.max"),
-                        &v,
-                        &field,
-                    ));
-                    w.push(
-                        Write::new(
-                            Ver::V2,
-                            "hugetlb",
-                            format!("hugetlb.{size}.rsvd.max"),
-                            v,
-                            &field,
-                        )
-                        .optional(),
-                    );
+                    let v = if l.limit() < 0 { "max".to_owned() } else { l.limit().to_string() };
+                    w.push(Write::new(Ver::V2, "hugetlb", format!("hugetlb.{size}.max"), &v, &field));
+                    w.push(Write::new(Ver::V2, "hugetlb", format!("hugetlb.{size}.rsvd.max"), v, &field).optional());
                 }
             }
         }
@@ -361,30 +265,15 @@ pub fn plan(
             if let Some(id) = n.class_id() {
                 let field = "linux.resources.network.classID";
                 routing.need(field, "net_cls", None)?;
-                w.push(Write::new(
-                    Ver::V1,
-                    "net_cls",
-                    "net_cls.classid",
-                    id.to_string(),
-                    field,
-                ));
+                w.push(Write::new(Ver::V1, "net_cls", "net_cls.classid", id.to_string(), field));
             }
             for (i, p) in n.priorities().iter().flatten().enumerate() {
                 let field = format!("linux.resources.network.priorities[{i}]");
                 routing.need(&field, "net_prio", None)?;
                 if p.name().is_empty() || p.name().contains(char::is_whitespace) {
-                    return Err(invalid(
-                        format!("{field}.name"),
-                        format!("{:?} is not an interface name", p.name()),
-                    ));
+                    return Err(invalid(format!("{field}.name"), format!("{:?} is not an interface name", p.name())));
                 }
-                w.push(Write::new(
-                    Ver::V1,
-                    "net_prio",
-                    "net_prio.ifpriomap",
-                    format!("{} {}", p.name(), p.priority()),
-                    field,
-                ));
+                w.push(Write::new(Ver::V1, "net_prio", "net_prio.ifpriomap", format!("{} {}", p.name(), p.priority()), field));
             }
         }
     }
@@ -419,19 +308,14 @@ pub fn plan(
 /// Raw cgroup v2 `key: value` pairs, written as given (a value of several lines is written line
 /// by line, as runc does). v1: refused. Hybrid: only for controllers that are not v1 ones here,
 /// and the core `cgroup.*` files.
-fn unified(
-    routing: &Routing,
-    u: &std::collections::HashMap<String, String>,
-) -> Result<Vec<Write>, CgroupError> {
+fn unified(routing: &Routing, u: &std::collections::HashMap<String, String>) -> Result<Vec<Write>, CgroupError> {
     if u.is_empty() {
         return Ok(vec![]);
     }
     if !routing.v2 {
         return Err(CgroupError::Unsupported {
             field: "linux.resources.unified".into(),
-            reason:
-                "this host has no cgroup v2 hierarchy (cgroup v1 only); unified keys need cgroup v2"
-                    .into(),
+            reason: "this host has no cgroup v2 hierarchy (cgroup v1 only); unified keys need cgroup v2".into(),
         });
     }
     let mut keys: Vec<&String> = u.keys().collect();
@@ -441,16 +325,10 @@ fn unified(
         let field = format!("linux.resources.unified.{key}");
         let value = &u[key];
         let Some((ctrl, param)) = key.split_once('.') else {
-            return Err(invalid(
-                field,
-                "a key is a cgroup v2 file name of the form CONTROLLER.PARAMETER",
-            ));
+            return Err(invalid(field, "a key is a cgroup v2 file name of the form CONTROLLER.PARAMETER"));
         };
         if key.contains('/') || ctrl.is_empty() || param.is_empty() {
-            return Err(invalid(
-                field,
-                "a key is a cgroup v2 file name of the form CONTROLLER.PARAMETER",
-            ));
+            return Err(invalid(field, "a key is a cgroup v2 file name of the form CONTROLLER.PARAMETER"));
         }
         if ctrl != "cgroup" && routing.has_v1(v1_name_of(ctrl)) {
             return Err(CgroupError::Unsupported {
@@ -464,13 +342,7 @@ fn unified(
         if value.trim().is_empty() {
             continue;
         }
-        out.push(Write::new(
-            Ver::V2,
-            known_controller(ctrl),
-            key.as_str(),
-            value.as_str(),
-            field,
-        ));
+        out.push(Write::new(Ver::V2, known_controller(ctrl), key.as_str(), value.as_str(), field));
     }
     Ok(out)
 }
@@ -503,14 +375,8 @@ fn known_controller(c: &str) -> &'static str {
 fn check_page_size(field: &str, s: &str) -> Result<(), CgroupError> {
     let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &s[digits.len()..];
-    if digits.is_empty()
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-        || !["KB", "MB", "GB"].contains(&unit)
-    {
-        return Err(invalid(
-            field,
-            format!("{s:?} is not a huge page size such as \"2MB\" or \"1GB\""),
-        ));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !["KB", "MB", "GB"].contains(&unit) {
+        return Err(invalid(field, format!("{s:?} is not a huge page size such as \"2MB\" or \"1GB\"")));
     }
     Ok(())
 }
@@ -552,11 +418,7 @@ pub fn ignored(routing: &Routing, res: &LinuxResources) -> Vec<&'static str> {
             if b.leaf_weight().is_some_and(|w| w != 0) {
                 out.push("linux.resources.blockIO.leafWeight");
             }
-            if b.weight_device()
-                .iter()
-                .flatten()
-                .any(|d| d.leaf_weight().is_some_and(|w| w != 0))
-            {
+            if b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some_and(|w| w != 0)) {
                 out.push("linux.resources.blockIO.weightDevice[].leafWeight");
             }
         }
@@ -581,16 +443,10 @@ pub fn check_memory_usage(res: &LinuxResources, usage: u64) -> Result<(), Cgroup
     if m.check_before_update() != Some(true) {
         return Ok(());
     }
-    for (field, v) in [
-        ("linux.resources.memory.swap", m.swap()),
-        ("linux.resources.memory.limit", m.limit()),
-    ] {
+    for (field, v) in [("linux.resources.memory.swap", m.swap()), ("linux.resources.memory.limit", m.limit())] {
         if let Some(v) = v.filter(|&v| v > 0) {
             if v as u64 <= usage {
-                return Err(invalid(
-                    field,
-                    format!("{v} is not above the current usage of {usage} bytes (checkBeforeUpdate is set)"),
-                ));
+                return Err(invalid(field, format!("{v} is not above the current usage of {usage} bytes (checkBeforeUpdate is set)")));
             }
         }
     }
@@ -618,47 +474,23 @@ pub(crate) mod tests {
     }
 
     pub fn hybrid_here() -> Routing {
-        Routing {
-            v1: [
-                "cpu",
-                "cpuacct",
-                "cpuset",
-                "memory",
-                "devices",
-                "freezer",
-                "blkio",
-                "pids",
-                "name=systemd",
-            ]
-            .map(String::from)
-            .to_vec(),
-            v2: true,
-        }
+        Routing { v1: ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "name=systemd"].map(String::from).to_vec(), v2: true }
     }
     pub fn pure_v1() -> Routing {
         Routing {
-            v1: [
-                "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
-                "hugetlb", "net_cls", "net_prio", "rdma",
-            ]
-            .map(String::from)
-            .to_vec(),
+            v1: ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "hugetlb", "net_cls", "net_prio", "rdma"]
+                .map(String::from)
+                .to_vec(),
             v2: false,
         }
     }
     pub fn pure_v2() -> Routing {
-        Routing {
-            v1: vec![],
-            v2: true,
-        }
+        Routing { v1: vec![], v2: true }
     }
 
     /// (version, file, value) triples, for compact assertions.
     pub fn triples(p: &Plan) -> Vec<(Ver, String, String)> {
-        p.writes
-            .iter()
-            .map(|w| (w.ver, w.file.clone(), w.value.clone()))
-            .collect()
+        p.writes.iter().map(|w| (w.ver, w.file.clone(), w.value.clone())).collect()
     }
 
     /// The plan without the device part, which every create has.
@@ -683,10 +515,7 @@ pub(crate) mod tests {
             "blockIO":{"weight":0},"pids":{"limit":0}}"#;
         for r in [hybrid_here(), pure_v1(), pure_v2()] {
             assert_eq!(plan_of(&r, "{}").unwrap(), Plan::default());
-            assert_eq!(
-                plan(&r, &res(zeros), ApplyMode::Update, &Current::default()).unwrap(),
-                Plan::default()
-            );
+            assert_eq!(plan(&r, &res(zeros), ApplyMode::Update, &Current::default()).unwrap(), Plan::default());
         }
     }
 
@@ -699,92 +528,42 @@ pub(crate) mod tests {
             let p = plan_of(&r, r#"{"pids":{"limit":-1}}"#).unwrap();
             assert_eq!(p.writes[0].value, "max");
         }
-        assert_eq!(
-            plan_of(&pure_v2(), r#"{"pids":{"limit":1}}"#)
-                .unwrap()
-                .writes[0]
-                .ver,
-            Ver::V2
-        );
+        assert_eq!(plan_of(&pure_v2(), r#"{"pids":{"limit":1}}"#).unwrap().writes[0].ver, Ver::V2);
     }
 
     #[test]
     fn cpuset_both_versions() {
         for (r, ver) in [(pure_v1(), Ver::V1), (pure_v2(), Ver::V2)] {
             let p = plan_of(&r, r#"{"cpu":{"cpus":"0-1","mems":"0"}}"#).unwrap();
-            assert_eq!(
-                triples(&p),
-                [
-                    (ver, "cpuset.cpus".into(), "0-1".into()),
-                    (ver, "cpuset.mems".into(), "0".into())
-                ]
-            );
+            assert_eq!(triples(&p), [(ver, "cpuset.cpus".into(), "0-1".into()), (ver, "cpuset.mems".into(), "0".into())]);
         }
     }
 
     #[test]
     fn hugetlb_goes_to_the_unified_hierarchy_on_this_host() {
-        let p = plan_of(
-            &hybrid_here(),
-            r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            triples(&p),
-            [
-                (Ver::V2, "hugetlb.2MB.max".into(), "4194304".into()),
-                (Ver::V2, "hugetlb.2MB.rsvd.max".into(), "4194304".into())
-            ]
-        );
+        let p = plan_of(&hybrid_here(), r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#).unwrap();
+        assert_eq!(triples(&p), [(Ver::V2, "hugetlb.2MB.max".into(), "4194304".into()), (Ver::V2, "hugetlb.2MB.rsvd.max".into(), "4194304".into())]);
         assert!(p.writes[1].ignore_enoent && !p.writes[0].ignore_enoent);
-        let p = plan_of(
-            &pure_v1(),
-            r#"{"hugepageLimits":[{"pageSize":"1GB","limit":-1}]}"#,
-        )
-        .unwrap();
+        let p = plan_of(&pure_v1(), r#"{"hugepageLimits":[{"pageSize":"1GB","limit":-1}]}"#).unwrap();
         assert_eq!(
             triples(&p),
-            [
-                (Ver::V1, "hugetlb.1GB.limit_in_bytes".into(), "-1".into()),
-                (
-                    Ver::V1,
-                    "hugetlb.1GB.rsvd.limit_in_bytes".into(),
-                    "-1".into()
-                )
-            ]
+            [(Ver::V1, "hugetlb.1GB.limit_in_bytes".into(), "-1".into()), (Ver::V1, "hugetlb.1GB.rsvd.limit_in_bytes".into(), "-1".into())]
         );
-        let p = plan_of(
-            &pure_v2(),
-            r#"{"hugepageLimits":[{"pageSize":"1GB","limit":-1}]}"#,
-        )
-        .unwrap();
+        let p = plan_of(&pure_v2(), r#"{"hugepageLimits":[{"pageSize":"1GB","limit":-1}]}"#).unwrap();
         assert_eq!(p.writes[0].value, "max");
     }
 
     #[test]
     fn hugetlb_bad_page_size_names_the_field() {
-        let e = plan_of(
-            &pure_v1(),
-            r#"{"hugepageLimits":[{"pageSize":"2M","limit":1}]}"#,
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.hugepageLimits[0].pageSize: \"2M\" is not a huge page size such as \"2MB\" or \"1GB\""
-        );
+        let e = plan_of(&pure_v1(), r#"{"hugepageLimits":[{"pageSize":"2M","limit":1}]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "linux.resources.hugepageLimits[0].pageSize: \"2M\" is not a huge page size such as \"2MB\" or \"1GB\"");
     }
 
     #[test]
     fn hugetlb_without_any_controller_is_unsupported() {
-        let r = Routing {
-            v1: vec!["memory".into(), "devices".into()],
-            v2: false,
-        };
+        let r = Routing { v1: vec!["memory".into(), "devices".into()], v2: false };
         let e = plan_of(&r, r#"{"hugepageLimits":[{"pageSize":"2MB","limit":1}]}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.hugepageLimits[0]: this host has no hugetlb cgroup controller (it is not mounted)"
-        );
+        assert_eq!(e.to_string(), "linux.resources.hugepageLimits[0]: this host has no hugetlb cgroup controller (it is not mounted)");
     }
 
     #[test]
@@ -808,13 +587,7 @@ pub(crate) mod tests {
         );
         // Pure v2: ignored (as runc), and reported by `ignored`.
         assert_eq!(plan_of(&pure_v2(), j).unwrap(), Plan::default());
-        assert_eq!(
-            ignored(&pure_v2(), &res(j)),
-            [
-                "linux.resources.network.classID",
-                "linux.resources.network.priorities"
-            ]
-        );
+        assert_eq!(ignored(&pure_v2(), &res(j)), ["linux.resources.network.classID", "linux.resources.network.priorities"]);
     }
 
     #[test]
@@ -823,14 +596,7 @@ pub(crate) mod tests {
         let p = plan_of(&pure_v2(), j).unwrap();
         assert_eq!(
             triples(&p),
-            [
-                (
-                    Ver::V2,
-                    "rdma.max".into(),
-                    "mlx4_0 hca_handle=2 hca_object=2000".into()
-                ),
-                (Ver::V2, "rdma.max".into(), "mlx5_1 hca_handle=3".into())
-            ]
+            [(Ver::V2, "rdma.max".into(), "mlx4_0 hca_handle=2 hca_object=2000".into()), (Ver::V2, "rdma.max".into(), "mlx5_1 hca_handle=3".into())]
         );
         let e = plan_of(&hybrid_here(), r#"{"rdma":{"mlx4_0":{"hcaHandles":2}}}"#);
         // Hybrid: no v1 rdma → the unified hierarchy is tried (the write then says whether it has it).
@@ -857,29 +623,13 @@ pub(crate) mod tests {
     #[test]
     fn unified_rejected_on_v1_and_for_v1_controllers_on_hybrid() {
         let e = plan_of(&pure_v1(), r#"{"unified":{"memory.high":"1G"}}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.unified: this host has no cgroup v2 hierarchy (cgroup v1 only); unified keys need cgroup v2"
-        );
+        assert_eq!(e.to_string(), "linux.resources.unified: this host has no cgroup v2 hierarchy (cgroup v1 only); unified keys need cgroup v2");
         let e = plan_of(&hybrid_here(), r#"{"unified":{"memory.high":"1G"}}"#).unwrap_err();
-        assert!(
-            e.to_string().starts_with(
-                "linux.resources.unified.memory.high: the memory controller is bound to cgroup v1"
-            ),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("linux.resources.unified.memory.high: the memory controller is bound to cgroup v1"), "{e}");
         let e = plan_of(&hybrid_here(), r#"{"unified":{"io.max":"8:0 rbps=1"}}"#).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("the io controller is bound to cgroup v1"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("the io controller is bound to cgroup v1"), "{e}");
         // hugetlb is a unified controller here; cgroup.* core files are fine too.
-        let p = plan_of(
-            &hybrid_here(),
-            r#"{"unified":{"hugetlb.2MB.max":"0","cgroup.max.descendants":"10"}}"#,
-        )
-        .unwrap();
+        let p = plan_of(&hybrid_here(), r#"{"unified":{"hugetlb.2MB.max":"0","cgroup.max.descendants":"10"}}"#).unwrap();
         assert_eq!(p.writes.len(), 2);
     }
 
@@ -905,10 +655,7 @@ pub(crate) mod tests {
         // Hybrid host: the v1 devices controller.
         assert!(full(&hybrid_here(), j).device_program.is_none());
         // update leaves device rules alone.
-        assert_eq!(
-            plan(&pure_v1(), &res(j), ApplyMode::Update, &Current::default()).unwrap(),
-            Plan::default()
-        );
+        assert_eq!(plan(&pure_v1(), &res(j), ApplyMode::Update, &Current::default()).unwrap(), Plan::default());
     }
 
     #[test]
@@ -916,22 +663,13 @@ pub(crate) mod tests {
         // No linux.resources.devices: deny-all plus runc's defaults, as runc does.
         let p = full(&pure_v1(), "{}");
         assert_eq!(p.writes.len(), 12);
-        assert_eq!(
-            (p.writes[0].file.as_str(), p.writes[0].value.as_str()),
-            ("devices.deny", "a")
-        );
+        assert_eq!((p.writes[0].file.as_str(), p.writes[0].value.as_str()), ("devices.deny", "a"));
         assert!(p.writes[1..].iter().all(|w| w.file == "devices.allow"));
         assert!(full(&pure_v2(), "{}").device_program.is_some());
         // No devices controller at all (v1 without it mounted): refused, not silently open.
-        let r = Routing {
-            v1: vec!["memory".into()],
-            v2: false,
-        };
+        let r = Routing { v1: vec!["memory".into()], v2: false };
         let e = plan(&r, &res("{}"), ApplyMode::Create, &Current::default()).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.devices: this host has no devices cgroup controller (it is not mounted)"
-        );
+        assert_eq!(e.to_string(), "linux.resources.devices: this host has no devices cgroup controller (it is not mounted)");
     }
 
     #[test]
@@ -939,10 +677,7 @@ pub(crate) mod tests {
         let r = res(r#"{"memory":{"limit":1000,"checkBeforeUpdate":true}}"#);
         assert!(check_memory_usage(&r, 999).is_ok());
         let e = check_memory_usage(&r, 1000).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.memory.limit: 1000 is not above the current usage of 1000 bytes (checkBeforeUpdate is set)"
-        );
+        assert_eq!(e.to_string(), "linux.resources.memory.limit: 1000 is not above the current usage of 1000 bytes (checkBeforeUpdate is set)");
         let r = res(r#"{"memory":{"limit":1000}}"#);
         assert!(check_memory_usage(&r, 5000).is_ok());
     }
@@ -951,10 +686,7 @@ pub(crate) mod tests {
     fn ignored_settings_per_layout() {
         let j = r#"{"memory":{"kernel":1024,"swappiness":10,"disableOOMKiller":true},
                     "cpu":{"realtimeRuntime":100,"realtimePeriod":1000},"blockIO":{"leafWeight":20}}"#;
-        assert_eq!(
-            ignored(&pure_v1(), &res(j)),
-            ["linux.resources.memory.kernel"]
-        );
+        assert_eq!(ignored(&pure_v1(), &res(j)), ["linux.resources.memory.kernel"]);
         assert_eq!(
             ignored(&pure_v2(), &res(j)),
             [

@@ -8,12 +8,7 @@ use std::time::Duration;
 use super::{fs, Cgroup, CgroupDir, CgroupError, Errno};
 
 fn fs_err(op: &'static str, path: &Path, errno: Errno, hint: &str) -> CgroupError {
-    CgroupError::Fs {
-        op,
-        path: path.to_owned(),
-        errno,
-        hint: hint.to_owned(),
-    }
+    CgroupError::Fs { op, path: path.to_owned(), errno, hint: hint.to_owned() }
 }
 
 /// mkdir -p in every hierarchy, then per hierarchy what a new cgroup needs before a process can
@@ -51,11 +46,7 @@ pub fn create(cg: &Cgroup) -> Result<(), CgroupError> {
 fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathBuf>), CgroupError> {
     let parent = |p: &Path| p.parent().map(Path::to_path_buf).unwrap_or_default();
     if d.path == d.mount || !d.path.starts_with(&d.mount) {
-        return Err(CgroupError::Other(format!(
-            "internal error: {} is not below {}",
-            d.path.display(),
-            d.mount.display()
-        )));
+        return Err(CgroupError::Other(format!("internal error: {} is not below {}", d.path.display(), d.mount.display())));
     }
     match fs::mkdir(&d.path) {
         Ok(true) => {
@@ -90,19 +81,12 @@ fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathB
 fn init_cpuset(d: &CgroupDir, existing: &Path, new: &[PathBuf]) -> Result<(), CgroupError> {
     let mut from = existing.to_owned();
     let (cpus, mems) = loop {
-        let read = |f: &str| {
-            fs::read(&from.join(f))
-                .map(|s| s.trim().to_owned())
-                .map_err(|e| fs_err("reading", &from.join(f), e, ""))
-        };
+        let read = |f: &str| fs::read(&from.join(f)).map(|s| s.trim().to_owned()).map_err(|e| fs_err("reading", &from.join(f), e, ""));
         let (c, m) = (read("cpuset.cpus")?, read("cpuset.mems")?);
         if (!c.is_empty() && !m.is_empty()) || from == d.mount {
             break (c, m);
         }
-        from = from
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| d.mount.clone());
+        from = from.parent().map(Path::to_path_buf).unwrap_or_else(|| d.mount.clone());
     };
     for dir in new {
         for (file, v) in [("cpuset.cpus", &cpus), ("cpuset.mems", &mems)] {
@@ -224,14 +208,8 @@ fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
             Err(e) => return Err(fs_err("removing", dir, e, "")),
         }
     }
-    let pids = fs::read(&dir.join("cgroup.procs"))
-        .map(|t| fs::parse_pids(&t))
-        .unwrap_or_default();
-    let hint = if pids.is_empty() {
-        String::new()
-    } else {
-        format!(" (processes still inside: {pids:?})")
-    };
+    let pids = fs::read(&dir.join("cgroup.procs")).map(|t| fs::parse_pids(&t)).unwrap_or_default();
+    let hint = if pids.is_empty() { String::new() } else { format!(" (processes still inside: {pids:?})") };
     Err(fs_err("removing", dir, Errno(libc::EBUSY), &hint))
 }
 

@@ -120,19 +120,13 @@ pub struct BlkioEntry {
 
 #[derive(Debug, Default, Serialize, PartialEq)]
 pub struct Blkio {
-    #[serde(
-        rename = "ioServiceBytesRecursive",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ioServiceBytesRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
     #[serde(rename = "ioServicedRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_serviced_recursive: Vec<BlkioEntry>,
     #[serde(rename = "ioQueueRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_queued_recursive: Vec<BlkioEntry>,
-    #[serde(
-        rename = "ioServiceTimeRecursive",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ioServiceTimeRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_service_time_recursive: Vec<BlkioEntry>,
     #[serde(rename = "ioWaitTimeRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_wait_time_recursive: Vec<BlkioEntry>,
@@ -185,18 +179,8 @@ pub fn parse_blkio_v1(text: &str) -> Vec<BlkioEntry> {
             let f: Vec<&str> = l.split([' ', ':']).filter(|s| !s.is_empty()).collect();
             let (major, minor) = (f.first()?.parse().ok()?, f.get(1)?.parse().ok()?);
             match f.len() {
-                4 => Some(BlkioEntry {
-                    major,
-                    minor,
-                    op: f[2].to_owned(),
-                    value: f[3].parse().ok()?,
-                }),
-                3 => Some(BlkioEntry {
-                    major,
-                    minor,
-                    op: String::new(),
-                    value: f[2].parse().ok()?,
-                }),
+                4 => Some(BlkioEntry { major, minor, op: f[2].to_owned(), value: f[3].parse().ok()? }),
+                3 => Some(BlkioEntry { major, minor, op: String::new(), value: f[2].parse().ok()? }),
                 _ => None,
             }
         })
@@ -226,12 +210,7 @@ pub fn parse_io_stat(text: &str) -> (Vec<BlkioEntry>, Vec<BlkioEntry>) {
                 "wios" => (&mut ios, "Write"),
                 _ => continue,
             };
-            table.push(BlkioEntry {
-                major,
-                minor,
-                op: op.to_owned(),
-                value,
-            });
+            table.push(BlkioEntry { major, minor, op: op.to_owned(), value });
         }
     }
     (bytes, ios)
@@ -251,11 +230,7 @@ pub fn parse_cpu_list(text: &str) -> Vec<u16> {
 
 /// `hugepages-2048kB` → `2MB`, as the kernel names hugetlb files.
 pub fn page_size_name(dir_name: &str) -> Option<String> {
-    let kb: u64 = dir_name
-        .strip_prefix("hugepages-")?
-        .strip_suffix("kB")?
-        .parse()
-        .ok()?;
+    let kb: u64 = dir_name.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
     let (mut v, mut unit) = (kb, 0);
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
     while v >= 1024 && v % 1024 == 0 && unit < UNITS.len() - 1 {
@@ -269,29 +244,17 @@ fn page_sizes() -> Vec<String> {
     let Ok(entries) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
         return vec![];
     };
-    let mut v: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| page_size_name(&e.file_name().to_string_lossy()))
-        .collect();
+    let mut v: Vec<String> = entries.flatten().filter_map(|e| page_size_name(&e.file_name().to_string_lossy())).collect();
     v.sort();
     v
 }
 
 fn num(dir: &Path, file: &str) -> u64 {
-    fs::read(&dir.join(file))
-        .ok()
-        .and_then(|t| parse_num(&t))
-        .unwrap_or(0)
+    fs::read(&dir.join(file)).ok().and_then(|t| parse_num(&t)).unwrap_or(0)
 }
 
 fn list(dir: &Path, file: &str) -> Vec<u64> {
-    fs::read(&dir.join(file))
-        .map(|t| {
-            t.split_whitespace()
-                .filter_map(|v| v.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    fs::read(&dir.join(file)).map(|t| t.split_whitespace().filter_map(|v| v.parse().ok()).collect()).unwrap_or_default()
 }
 
 /// v1 `<prefix>.usage_in_bytes` etc.
@@ -313,9 +276,7 @@ pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
     let v1 = |c: &str| cg.v1_dir(c).map(|d| d.path.as_path());
 
     if let Some(d) = v1("memory") {
-        let raw = fs::read(&d.join("memory.stat"))
-            .map(|t| parse_kv(&t))
-            .unwrap_or_default();
+        let raw = fs::read(&d.join("memory.stat")).map(|t| parse_kv(&t)).unwrap_or_default();
         s.memory.cache = raw.get("cache").copied().unwrap_or(0);
         s.memory.raw = raw;
         s.memory.usage = v1_entry(d, "memory");
@@ -323,30 +284,14 @@ pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
         s.memory.kernel = v1_entry(d, "memory.kmem");
         s.memory.kernel_tcp = v1_entry(d, "memory.kmem.tcp");
     } else if let Some(d) = v2 {
-        let raw = fs::read(&d.join("memory.stat"))
-            .map(|t| parse_kv(&t))
-            .unwrap_or_default();
+        let raw = fs::read(&d.join("memory.stat")).map(|t| parse_kv(&t)).unwrap_or_default();
         s.memory.cache = raw.get("file").copied().unwrap_or(0);
         s.memory.raw = raw;
-        s.memory.usage = MemoryEntry {
-            limit: num(d, "memory.max"),
-            usage: num(d, "memory.current"),
-            max: num(d, "memory.peak"),
-            failcnt: 0,
-        };
+        s.memory.usage = MemoryEntry { limit: num(d, "memory.max"), usage: num(d, "memory.current"), max: num(d, "memory.peak"), failcnt: 0 };
         // v1 reports memory+swap; so does runc on v2.
-        let swap = MemoryEntry {
-            limit: num(d, "memory.swap.max"),
-            usage: num(d, "memory.swap.current"),
-            max: 0,
-            failcnt: 0,
-        };
+        let swap = MemoryEntry { limit: num(d, "memory.swap.max"), usage: num(d, "memory.swap.current"), max: 0, failcnt: 0 };
         s.memory.swap = MemoryEntry {
-            limit: if swap.limit == u64::MAX || s.memory.usage.limit == u64::MAX {
-                u64::MAX
-            } else {
-                swap.limit + s.memory.usage.limit
-            },
+            limit: if swap.limit == u64::MAX || s.memory.usage.limit == u64::MAX { u64::MAX } else { swap.limit + s.memory.usage.limit },
             usage: swap.usage + s.memory.usage.usage,
             max: 0,
             failcnt: 0,
@@ -375,16 +320,12 @@ pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
         u.percpu = list(d, "cpuacct.usage_percpu");
         u.percpu_kernel = list(d, "cpuacct.usage_percpu_sys");
         u.percpu_user = list(d, "cpuacct.usage_percpu_user");
-        let st = fs::read(&d.join("cpuacct.stat"))
-            .map(|t| parse_kv(&t))
-            .unwrap_or_default();
+        let st = fs::read(&d.join("cpuacct.stat")).map(|t| parse_kv(&t)).unwrap_or_default();
         u.user = st.get("user").copied().unwrap_or(0) * (1_000_000_000 / USER_HZ);
         u.kernel = st.get("system").copied().unwrap_or(0) * (1_000_000_000 / USER_HZ);
     }
     if let Some(d) = v1("cpu") {
-        let st = fs::read(&d.join("cpu.stat"))
-            .map(|t| parse_kv(&t))
-            .unwrap_or_default();
+        let st = fs::read(&d.join("cpu.stat")).map(|t| parse_kv(&t)).unwrap_or_default();
         s.cpu.throttling = Throttling {
             periods: st.get("nr_periods").copied().unwrap_or(0),
             throttled_periods: st.get("nr_throttled").copied().unwrap_or(0),
@@ -392,18 +333,12 @@ pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
         };
     } else if let Some(d) = v2 {
         // cpu.stat exists in v2 even without the cpu controller.
-        let st = fs::read(&d.join("cpu.stat"))
-            .map(|t| parse_kv(&t))
-            .unwrap_or_default();
+        let st = fs::read(&d.join("cpu.stat")).map(|t| parse_kv(&t)).unwrap_or_default();
         let g = |k: &str| st.get(k).copied().unwrap_or(0);
         s.cpu.usage.total = g("usage_usec") * 1000;
         s.cpu.usage.user = g("user_usec") * 1000;
         s.cpu.usage.kernel = g("system_usec") * 1000;
-        s.cpu.throttling = Throttling {
-            periods: g("nr_periods"),
-            throttled_periods: g("nr_throttled"),
-            throttled_time: g("throttled_usec") * 1000,
-        };
+        s.cpu.throttling = Throttling { periods: g("nr_periods"), throttled_periods: g("nr_throttled"), throttled_time: g("throttled_usec") * 1000 };
     }
 
     if let Some(d) = v1("pids").or(v2) {
@@ -430,10 +365,8 @@ pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
             b.io_time_recursive = rd("blkio.time_recursive").unwrap_or_default();
             b.sectors_recursive = rd("blkio.sectors_recursive").unwrap_or_default();
         } else {
-            b.io_service_bytes_recursive =
-                rd("blkio.throttle.io_service_bytes_recursive").unwrap_or_default();
-            b.io_serviced_recursive =
-                rd("blkio.throttle.io_serviced_recursive").unwrap_or_default();
+            b.io_service_bytes_recursive = rd("blkio.throttle.io_service_bytes_recursive").unwrap_or_default();
+            b.io_serviced_recursive = rd("blkio.throttle.io_serviced_recursive").unwrap_or_default();
         }
     } else if let Some(d) = v2 {
         if let Ok(t) = fs::read(&d.join("io.stat")) {
@@ -460,14 +393,8 @@ pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
                 if !d.join(format!("{p}.current")).exists() {
                     continue;
                 }
-                let ev = fs::read(&d.join(format!("{p}.events")))
-                    .map(|t| parse_kv(&t))
-                    .unwrap_or_default();
-                Hugetlb {
-                    usage: num(d, &format!("{p}.current")),
-                    max: 0,
-                    failcnt: ev.get("max").copied().unwrap_or(0),
-                }
+                let ev = fs::read(&d.join(format!("{p}.events"))).map(|t| parse_kv(&t)).unwrap_or_default();
+                Hugetlb { usage: num(d, &format!("{p}.current")), max: 0, failcnt: ev.get("max").copied().unwrap_or(0) }
             };
             s.hugetlb.insert(size, entry);
         }
@@ -492,33 +419,15 @@ mod tests {
         let t = "8:0 Read 1282048\n8:0 Write 2195456\n8:0 Total 3477504\nTotal 3477504\n";
         let e = parse_blkio_v1(t);
         assert_eq!(e.len(), 3);
-        assert_eq!(
-            e[1],
-            BlkioEntry {
-                major: 8,
-                minor: 0,
-                op: "Write".into(),
-                value: 2195456
-            }
-        );
+        assert_eq!(e[1], BlkioEntry { major: 8, minor: 0, op: "Write".into(), value: 2195456 });
         assert_eq!(parse_blkio_v1("8:16 6792\n")[0].op, "");
     }
 
     #[test]
     fn io_stat_v2() {
-        let (b, i) = parse_io_stat(
-            "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n254:0 rbytes=5\n",
-        );
+        let (b, i) = parse_io_stat("8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n254:0 rbytes=5\n");
         assert_eq!(b.len(), 3);
-        assert_eq!(
-            b[2],
-            BlkioEntry {
-                major: 254,
-                minor: 0,
-                op: "Read".into(),
-                value: 5
-            }
-        );
+        assert_eq!(b[2], BlkioEntry { major: 254, minor: 0, op: "Read".into(), value: 5 });
         assert_eq!(i.len(), 2);
     }
 
@@ -545,18 +454,9 @@ mod tests {
         s.memory.usage.limit = 100;
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["pids"], serde_json::json!({"current": 3}));
-        assert_eq!(
-            v["memory"]["usage"],
-            serde_json::json!({"limit": 100, "failcnt": 0})
-        );
-        assert_eq!(
-            v["memory"]["kernelTCP"],
-            serde_json::json!({"limit": 0, "failcnt": 0})
-        );
-        assert_eq!(
-            v["cpu"]["usage"],
-            serde_json::json!({"kernel": 0, "user": 0})
-        );
+        assert_eq!(v["memory"]["usage"], serde_json::json!({"limit": 100, "failcnt": 0}));
+        assert_eq!(v["memory"]["kernelTCP"], serde_json::json!({"limit": 0, "failcnt": 0}));
+        assert_eq!(v["cpu"]["usage"], serde_json::json!({"kernel": 0, "user": 0}));
         assert_eq!(v["intel_rdt"], serde_json::json!({}));
         assert!(v["network_interfaces"].is_null());
         assert_eq!(v["hugetlb"], serde_json::json!({}));

@@ -31,96 +31,39 @@ pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupErro
         if s != -1 && (l == -1 || s < l) {
             return Err(invalid(
                 "linux.resources.memory.swap",
-                format!(
-                    "the memory+swap limit ({s}) must be at least the memory limit ({})",
-                    if l == -1 {
-                        "unlimited".into()
-                    } else {
-                        l.to_string()
-                    }
-                ),
+                format!("the memory+swap limit ({s}) must be at least the memory limit ({})", if l == -1 { "unlimited".into() } else { l.to_string() }),
             ));
         }
     }
     let mut w = Vec::new();
     const F: &str = "linux.resources.memory";
     if let Some(l) = limit {
-        w.push(
-            Write::new(
-                Ver::V1,
-                "memory",
-                "memory.limit_in_bytes",
-                l.to_string(),
-                format!("{F}.limit"),
-            )
-            .deferrable(swap.is_some()),
-        );
+        w.push(Write::new(Ver::V1, "memory", "memory.limit_in_bytes", l.to_string(), format!("{F}.limit")).deferrable(swap.is_some()));
     }
     match swap {
-        Some(s) => w.push(Write::new(
-            Ver::V1,
-            "memory",
-            "memory.memsw.limit_in_bytes",
-            s.to_string(),
-            format!("{F}.swap"),
-        )),
+        Some(s) => w.push(Write::new(Ver::V1, "memory", "memory.memsw.limit_in_bytes", s.to_string(), format!("{F}.swap"))),
         // Lifting the memory limit on a live cgroup lifts memory+swap too (runc), or the kernel
         // would refuse limit > memsw. A new cgroup has both unlimited already.
-        None if mode == ApplyMode::Update && limit == Some(-1) => w.insert(
-            0,
-            Write::new(
-                Ver::V1,
-                "memory",
-                "memory.memsw.limit_in_bytes",
-                "-1",
-                format!("{F}.swap"),
-            )
-            .optional(),
-        ),
+        None if mode == ApplyMode::Update && limit == Some(-1) => {
+            w.insert(0, Write::new(Ver::V1, "memory", "memory.memsw.limit_in_bytes", "-1", format!("{F}.swap")).optional())
+        }
         None => {}
     }
     if let Some(r) = reservation {
-        w.push(Write::new(
-            Ver::V1,
-            "memory",
-            "memory.soft_limit_in_bytes",
-            r.to_string(),
-            format!("{F}.reservation"),
-        ));
+        w.push(Write::new(Ver::V1, "memory", "memory.soft_limit_in_bytes", r.to_string(), format!("{F}.reservation")));
     }
     if m.disable_oom_killer() == Some(true) {
-        w.push(Write::new(
-            Ver::V1,
-            "memory",
-            "memory.oom_control",
-            "1",
-            format!("{F}.disableOOMKiller"),
-        ));
+        w.push(Write::new(Ver::V1, "memory", "memory.oom_control", "1", format!("{F}.disableOOMKiller")));
     }
     // -1 (as u64) is runc's "not set".
     if let Some(s) = m.swappiness().filter(|&s| s != u64::MAX) {
         if s > 100 {
-            return Err(invalid(
-                format!("{F}.swappiness"),
-                format!("{s} is outside 0 to 100"),
-            ));
+            return Err(invalid(format!("{F}.swappiness"), format!("{s} is outside 0 to 100")));
         }
-        w.push(Write::new(
-            Ver::V1,
-            "memory",
-            "memory.swappiness",
-            s.to_string(),
-            format!("{F}.swappiness"),
-        ));
+        w.push(Write::new(Ver::V1, "memory", "memory.swappiness", s.to_string(), format!("{F}.swappiness")));
     }
     if let Some(h) = m.use_hierarchy() {
-        w.push(Write::new(
-            Ver::V1,
-            "memory",
-            "memory.use_hierarchy",
-            if h { "1" } else { "0" },
-            format!("{F}.useHierarchy"),
-        ));
+        w.push(Write::new(Ver::V1, "memory", "memory.use_hierarchy", if h { "1" } else { "0" }, format!("{F}.useHierarchy")));
     }
     if let Some(t) = set_i64(m.kernel_tcp()) {
         check_bytes(&format!("{F}.kernelTCP"), t)?;
@@ -133,10 +76,7 @@ pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupErro
 /// Checking here costs nothing and says which field.
 pub fn check_shares(shares: u64) -> Result<(), CgroupError> {
     if !(2..=262_144).contains(&shares) {
-        return Err(invalid(
-            "linux.resources.cpu.shares",
-            format!("{shares} is outside the range the kernel accepts (2 to 262144)"),
-        ));
+        return Err(invalid("linux.resources.cpu.shares", format!("{shares} is outside the range the kernel accepts (2 to 262144)")));
     }
     Ok(())
 }
@@ -149,78 +89,27 @@ pub fn cpu(c: &LinuxCpu) -> Result<Vec<Write>, CgroupError> {
     let mut w = Vec::new();
     if let Some(s) = set_u64(c.shares()) {
         check_shares(s)?;
-        w.push(Write::new(
-            Ver::V1,
-            "cpu",
-            "cpu.shares",
-            s.to_string(),
-            format!("{F}.shares"),
-        ));
+        w.push(Write::new(Ver::V1, "cpu", "cpu.shares", s.to_string(), format!("{F}.shares")));
     }
     let quota = set_i64(c.quota());
     if let Some(p) = set_u64(c.period()) {
-        w.push(
-            Write::new(
-                Ver::V1,
-                "cpu",
-                "cpu.cfs_period_us",
-                p.to_string(),
-                format!("{F}.period"),
-            )
-            .deferrable(quota.is_some()),
-        );
+        w.push(Write::new(Ver::V1, "cpu", "cpu.cfs_period_us", p.to_string(), format!("{F}.period")).deferrable(quota.is_some()));
     }
     if let Some(b) = c.burst() {
-        w.push(
-            Write::new(
-                Ver::V1,
-                "cpu",
-                "cpu.cfs_burst_us",
-                b.to_string(),
-                format!("{F}.burst"),
-            )
-            .deferrable(quota.is_some()),
-        );
+        w.push(Write::new(Ver::V1, "cpu", "cpu.cfs_burst_us", b.to_string(), format!("{F}.burst")).deferrable(quota.is_some()));
     }
     if let Some(q) = quota {
-        w.push(Write::new(
-            Ver::V1,
-            "cpu",
-            "cpu.cfs_quota_us",
-            q.to_string(),
-            format!("{F}.quota"),
-        ));
+        w.push(Write::new(Ver::V1, "cpu", "cpu.cfs_quota_us", q.to_string(), format!("{F}.quota")));
     }
     if let Some(i) = c.idle() {
-        w.push(Write::new(
-            Ver::V1,
-            "cpu",
-            "cpu.idle",
-            i.to_string(),
-            format!("{F}.idle"),
-        ));
+        w.push(Write::new(Ver::V1, "cpu", "cpu.idle", i.to_string(), format!("{F}.idle")));
     }
     let rt_runtime = set_i64(c.realtime_runtime());
     if let Some(p) = set_u64(c.realtime_period()) {
-        w.push(
-            Write::new(
-                Ver::V1,
-                "cpu",
-                "cpu.rt_period_us",
-                p.to_string(),
-                format!("{F}.realtimePeriod"),
-            )
-            .deferrable(rt_runtime.is_some()),
-        );
+        w.push(Write::new(Ver::V1, "cpu", "cpu.rt_period_us", p.to_string(), format!("{F}.realtimePeriod")).deferrable(rt_runtime.is_some()));
     }
     if let Some(r) = rt_runtime {
-        w.push(Write::new(
-            Ver::V1,
-            "cpu",
-            "cpu.rt_runtime_us",
-            r.to_string(),
-            format!("{F}.realtimeRuntime"),
-        ));
+        w.push(Write::new(Ver::V1, "cpu", "cpu.rt_runtime_us", r.to_string(), format!("{F}.realtimeRuntime")));
     }
     Ok(w)
 }
@@ -228,18 +117,10 @@ pub fn cpu(c: &LinuxCpu) -> Result<Vec<Write>, CgroupError> {
 pub fn blkio_is_set(b: &LinuxBlockIo) -> bool {
     b.weight().is_some_and(|w| w != 0)
         || b.leaf_weight().is_some_and(|w| w != 0)
-        || b.weight_device()
+        || b.weight_device().iter().flatten().any(|d| d.weight().is_some_and(|w| w != 0) || d.leaf_weight().is_some_and(|w| w != 0))
+        || [b.throttle_read_bps_device(), b.throttle_write_bps_device(), b.throttle_read_iops_device(), b.throttle_write_iops_device()]
             .iter()
-            .flatten()
-            .any(|d| d.weight().is_some_and(|w| w != 0) || d.leaf_weight().is_some_and(|w| w != 0))
-        || [
-            b.throttle_read_bps_device(),
-            b.throttle_write_bps_device(),
-            b.throttle_read_iops_device(),
-            b.throttle_write_iops_device(),
-        ]
-        .iter()
-        .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
 }
 
 /// The runtime spec gives 10 to 1000 for every block I/O weight.
@@ -253,36 +134,17 @@ pub fn check_weight(field: &str, w: u16) -> Result<(), CgroupError> {
 /// `major:minor` of a device entry.
 pub fn device(field: &str, major: i64, minor: i64) -> Result<String, CgroupError> {
     if !(0..=i64::from(u32::MAX)).contains(&major) || !(0..=i64::from(u32::MAX)).contains(&minor) {
-        return Err(invalid(
-            field,
-            format!("{major}:{minor} is not a device number"),
-        ));
+        return Err(invalid(field, format!("{major}:{minor} is not a device number")));
     }
     Ok(format!("{major}:{minor}"))
 }
 
 /// The four throttle lists: (spec name, v1 file, v2 io.max key).
 pub const THROTTLES: [(&str, &str, &str); 4] = [
-    (
-        "throttleReadBpsDevice",
-        "blkio.throttle.read_bps_device",
-        "rbps",
-    ),
-    (
-        "throttleWriteBpsDevice",
-        "blkio.throttle.write_bps_device",
-        "wbps",
-    ),
-    (
-        "throttleReadIOPSDevice",
-        "blkio.throttle.read_iops_device",
-        "riops",
-    ),
-    (
-        "throttleWriteIOPSDevice",
-        "blkio.throttle.write_iops_device",
-        "wiops",
-    ),
+    ("throttleReadBpsDevice", "blkio.throttle.read_bps_device", "rbps"),
+    ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device", "wbps"),
+    ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device", "riops"),
+    ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device", "wiops"),
 ];
 
 pub fn throttle_list(b: &LinuxBlockIo, i: usize) -> &[oci_spec::runtime::LinuxThrottleDevice] {
@@ -302,26 +164,11 @@ pub fn blkio(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
     let mut w = Vec::new();
     if let Some(v) = b.weight().filter(|&v| v != 0) {
         check_weight(&format!("{F}.weight"), v)?;
-        w.push(
-            Write::new(
-                Ver::V1,
-                "blkio",
-                "blkio.weight",
-                v.to_string(),
-                format!("{F}.weight"),
-            )
-            .or_else("blkio.bfq.weight", v.to_string()),
-        );
+        w.push(Write::new(Ver::V1, "blkio", "blkio.weight", v.to_string(), format!("{F}.weight")).or_else("blkio.bfq.weight", v.to_string()));
     }
     if let Some(v) = b.leaf_weight().filter(|&v| v != 0) {
         check_weight(&format!("{F}.leafWeight"), v)?;
-        w.push(Write::new(
-            Ver::V1,
-            "blkio",
-            "blkio.leaf_weight",
-            v.to_string(),
-            format!("{F}.leafWeight"),
-        ));
+        w.push(Write::new(Ver::V1, "blkio", "blkio.leaf_weight", v.to_string(), format!("{F}.leafWeight")));
     }
     for (i, d) in b.weight_device().iter().flatten().enumerate() {
         let field = format!("{F}.weightDevice[{i}]");
@@ -329,26 +176,11 @@ pub fn blkio(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
         if let Some(v) = d.weight().filter(|&v| v != 0) {
             check_weight(&format!("{field}.weight"), v)?;
             let line = format!("{dev} {v}");
-            w.push(
-                Write::new(
-                    Ver::V1,
-                    "blkio",
-                    "blkio.weight_device",
-                    &line,
-                    format!("{field}.weight"),
-                )
-                .or_else("blkio.bfq.weight_device", line),
-            );
+            w.push(Write::new(Ver::V1, "blkio", "blkio.weight_device", &line, format!("{field}.weight")).or_else("blkio.bfq.weight_device", line));
         }
         if let Some(v) = d.leaf_weight().filter(|&v| v != 0) {
             check_weight(&format!("{field}.leafWeight"), v)?;
-            w.push(Write::new(
-                Ver::V1,
-                "blkio",
-                "blkio.leaf_weight_device",
-                format!("{dev} {v}"),
-                format!("{field}.leafWeight"),
-            ));
+            w.push(Write::new(Ver::V1, "blkio", "blkio.leaf_weight_device", format!("{dev} {v}"), format!("{field}.leafWeight")));
         }
     }
     for (i, (name, file, _)) in THROTTLES.iter().enumerate() {
@@ -356,13 +188,7 @@ pub fn blkio(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
             let field = format!("{F}.{name}[{j}]");
             let dev = device(&field, t.major(), t.minor())?;
             // 0 removes the device's limit on v1.
-            w.push(Write::new(
-                Ver::V1,
-                "blkio",
-                *file,
-                format!("{dev} {}", t.rate()),
-                field,
-            ));
+            w.push(Write::new(Ver::V1, "blkio", *file, format!("{dev} {}", t.rate()), field));
         }
     }
     Ok(w)
@@ -375,15 +201,7 @@ mod tests {
     use crate::cgroups::resources::{plan, Current, Plan};
 
     fn p(json: &str) -> Plan {
-        strip_devices(
-            plan(
-                &pure_v1(),
-                &res(json),
-                ApplyMode::Create,
-                &Current::default(),
-            )
-            .unwrap(),
-        )
+        strip_devices(plan(&pure_v1(), &res(json), ApplyMode::Create, &Current::default()).unwrap())
     }
     fn t(json: &str) -> Vec<(String, String)> {
         triples(&p(json))
@@ -395,14 +213,7 @@ mod tests {
             .collect()
     }
     fn err(json: &str) -> String {
-        plan(
-            &pure_v1(),
-            &res(json),
-            ApplyMode::Create,
-            &Current::default(),
-        )
-        .unwrap_err()
-        .to_string()
+        plan(&pure_v1(), &res(json), ApplyMode::Create, &Current::default()).unwrap_err().to_string()
     }
     fn s(a: &str, b: &str) -> (String, String) {
         (a.into(), b.into())
@@ -425,10 +236,7 @@ mod tests {
             ]
         );
         let plan = p(j);
-        assert!(
-            plan.writes[0].defer_on_einval,
-            "limit may have to follow memsw"
-        );
+        assert!(plan.writes[0].defer_on_einval, "limit may have to follow memsw");
         assert!(!plan.writes[1].defer_on_einval);
     }
 
@@ -444,21 +252,12 @@ mod tests {
         let r = res(r#"{"memory":{"limit":-1}}"#);
         let plan = plan(&pure_v1(), &r, ApplyMode::Update, &Current::default()).unwrap();
         assert_eq!(
-            triples(&plan)
-                .into_iter()
-                .map(|(_, f, v)| (f, v))
-                .collect::<Vec<_>>(),
-            [
-                s("memory.memsw.limit_in_bytes", "-1"),
-                s("memory.limit_in_bytes", "-1")
-            ]
+            triples(&plan).into_iter().map(|(_, f, v)| (f, v)).collect::<Vec<_>>(),
+            [s("memory.memsw.limit_in_bytes", "-1"), s("memory.limit_in_bytes", "-1")]
         );
         assert!(plan.writes[0].ignore_enoent, "swap accounting may be off");
         // On create the fresh cgroup is unlimited already: no extra write.
-        assert_eq!(
-            t(r#"{"memory":{"limit":-1}}"#),
-            [s("memory.limit_in_bytes", "-1")]
-        );
+        assert_eq!(t(r#"{"memory":{"limit":-1}}"#), [s("memory.limit_in_bytes", "-1")]);
     }
 
     #[test]
@@ -471,14 +270,8 @@ mod tests {
             err(r#"{"memory":{"limit":-1,"swap":100}}"#),
             "linux.resources.memory.swap: the memory+swap limit (100) must be at least the memory limit (unlimited)"
         );
-        assert_eq!(
-            err(r#"{"memory":{"limit":-5}}"#),
-            "linux.resources.memory.limit: -5 is not a number of bytes (or -1 for no limit)"
-        );
-        assert_eq!(
-            err(r#"{"memory":{"swappiness":101}}"#),
-            "linux.resources.memory.swappiness: 101 is outside 0 to 100"
-        );
+        assert_eq!(err(r#"{"memory":{"limit":-5}}"#), "linux.resources.memory.limit: -5 is not a number of bytes (or -1 for no limit)");
+        assert_eq!(err(r#"{"memory":{"swappiness":101}}"#), "linux.resources.memory.swappiness: 101 is outside 0 to 100");
     }
 
     #[test]
@@ -506,22 +299,9 @@ mod tests {
             ]
         );
         let plan = p(j);
-        let deferrable: Vec<&str> = plan
-            .writes
-            .iter()
-            .filter(|w| w.defer_on_einval)
-            .map(|w| w.file.as_str())
-            .collect();
-        assert_eq!(
-            deferrable,
-            ["cpu.cfs_period_us", "cpu.cfs_burst_us", "cpu.rt_period_us"]
-        );
-        assert!(plan.writes.iter().all(|w| w.controller
-            == if w.file.starts_with("cpuset") {
-                "cpuset"
-            } else {
-                "cpu"
-            }));
+        let deferrable: Vec<&str> = plan.writes.iter().filter(|w| w.defer_on_einval).map(|w| w.file.as_str()).collect();
+        assert_eq!(deferrable, ["cpu.cfs_period_us", "cpu.cfs_burst_us", "cpu.rt_period_us"]);
+        assert!(plan.writes.iter().all(|w| w.controller == if w.file.starts_with("cpuset") { "cpuset" } else { "cpu" }));
     }
 
     #[test]
@@ -537,15 +317,9 @@ mod tests {
 
     #[test]
     fn cpu_shares_range() {
-        assert_eq!(
-            err(r#"{"cpu":{"shares":1}}"#),
-            "linux.resources.cpu.shares: 1 is outside the range the kernel accepts (2 to 262144)"
-        );
+        assert_eq!(err(r#"{"cpu":{"shares":1}}"#), "linux.resources.cpu.shares: 1 is outside the range the kernel accepts (2 to 262144)");
         assert!(err(r#"{"cpu":{"shares":262145}}"#).contains("262144"));
-        assert_eq!(
-            t(r#"{"cpu":{"shares":262144}}"#),
-            [s("cpu.shares", "262144")]
-        );
+        assert_eq!(t(r#"{"cpu":{"shares":262144}}"#), [s("cpu.shares", "262144")]);
     }
 
     #[test]
@@ -571,23 +345,14 @@ mod tests {
         );
         let plan = p(j);
         // This host (and every kernel since 5.0) has only the BFQ names.
-        assert_eq!(
-            plan.writes[0].fallback,
-            Some(("blkio.bfq.weight".into(), "500".into()))
-        );
-        assert_eq!(
-            plan.writes[2].fallback,
-            Some(("blkio.bfq.weight_device".into(), "8:0 600".into()))
-        );
+        assert_eq!(plan.writes[0].fallback, Some(("blkio.bfq.weight".into(), "500".into())));
+        assert_eq!(plan.writes[2].fallback, Some(("blkio.bfq.weight_device".into(), "8:0 600".into())));
         assert_eq!(plan.writes[1].fallback, None);
     }
 
     #[test]
     fn blkio_errors_name_the_field() {
-        assert_eq!(
-            err(r#"{"blockIO":{"weight":5}}"#),
-            "linux.resources.blockIO.weight: 5 is outside 10 to 1000"
-        );
+        assert_eq!(err(r#"{"blockIO":{"weight":5}}"#), "linux.resources.blockIO.weight: 5 is outside 10 to 1000");
         assert_eq!(
             err(r#"{"blockIO":{"weightDevice":[{"major":8,"minor":0,"weight":1001}]}}"#),
             "linux.resources.blockIO.weightDevice[0].weight: 1001 is outside 10 to 1000"

@@ -23,9 +23,7 @@ use super::v1::{check_shares, check_weight, device, throttle_list, THROTTLES};
 use super::CgroupError;
 
 pub fn memory_is_set(m: &LinuxMemory) -> bool {
-    set_i64(m.limit()).is_some()
-        || set_i64(m.reservation()).is_some()
-        || set_i64(m.swap()).is_some()
+    set_i64(m.limit()).is_some() || set_i64(m.reservation()).is_some() || set_i64(m.swap()).is_some()
 }
 
 fn max_or(v: i64) -> String {
@@ -66,13 +64,7 @@ pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupErro
     };
     if let Some(s) = swap_max {
         let v = max_or(s);
-        let mut write = Write::new(
-            Ver::V2,
-            "memory",
-            "memory.swap.max",
-            &v,
-            format!("{F}.swap"),
-        );
+        let mut write = Write::new(Ver::V2, "memory", "memory.swap.max", &v, format!("{F}.swap"));
         // Without swap accounting the file is missing; "no limit" or "no swap" is then what
         // the cgroup has anyway (runc ignores it the same way).
         if v == "max" || v == "0" {
@@ -81,22 +73,10 @@ pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupErro
         w.push(write);
     }
     if let Some(l) = limit {
-        w.push(Write::new(
-            Ver::V2,
-            "memory",
-            "memory.max",
-            max_or(l),
-            format!("{F}.limit"),
-        ));
+        w.push(Write::new(Ver::V2, "memory", "memory.max", max_or(l), format!("{F}.limit")));
     }
     if let Some(r) = reservation {
-        w.push(Write::new(
-            Ver::V2,
-            "memory",
-            "memory.low",
-            max_or(r),
-            format!("{F}.reservation"),
-        ));
+        w.push(Write::new(Ver::V2, "memory", "memory.low", max_or(r), format!("{F}.reservation")));
     }
     Ok(w)
 }
@@ -121,45 +101,20 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 /// cpu.max takes "QUOTA PERIOD" or "QUOTA" alone (the period stays). A quota alone is written
 /// alone, which keeps a period set earlier; a period alone needs the quota: "max" on a new
 /// cgroup, the current one on update (`current_cpu_max`, read by the caller).
-pub fn cpu(
-    c: &LinuxCpu,
-    mode: ApplyMode,
-    current_cpu_max: Option<&str>,
-) -> Result<Vec<Write>, CgroupError> {
+pub fn cpu(c: &LinuxCpu, mode: ApplyMode, current_cpu_max: Option<&str>) -> Result<Vec<Write>, CgroupError> {
     const F: &str = "linux.resources.cpu";
     let mut w = Vec::new();
     if let Some(i) = c.idle() {
-        w.push(Write::new(
-            Ver::V2,
-            "cpu",
-            "cpu.idle",
-            i.to_string(),
-            format!("{F}.idle"),
-        ));
+        w.push(Write::new(Ver::V2, "cpu", "cpu.idle", i.to_string(), format!("{F}.idle")));
     }
     if let Some(s) = set_u64(c.shares()) {
         check_shares(s)?;
-        w.push(Write::new(
-            Ver::V2,
-            "cpu",
-            "cpu.weight",
-            shares_to_weight(s).to_string(),
-            format!("{F}.shares"),
-        ));
+        w.push(Write::new(Ver::V2, "cpu", "cpu.weight", shares_to_weight(s).to_string(), format!("{F}.shares")));
     }
     let quota = set_i64(c.quota());
     let period = set_u64(c.period());
     if let Some(b) = c.burst() {
-        w.push(
-            Write::new(
-                Ver::V2,
-                "cpu",
-                "cpu.max.burst",
-                b.to_string(),
-                format!("{F}.burst"),
-            )
-            .deferrable(quota.is_some() || period.is_some()),
-        );
+        w.push(Write::new(Ver::V2, "cpu", "cpu.max.burst", b.to_string(), format!("{F}.burst")).deferrable(quota.is_some() || period.is_some()));
     }
     let q = |q: i64| {
         if q > 0 {
@@ -174,9 +129,7 @@ pub fn cpu(
         (Some(qv), Some(p)) => Some((format!("{} {p}", q(qv)), "quota")),
         (None, Some(p)) => {
             let keep = match mode {
-                ApplyMode::Update => current_cpu_max
-                    .and_then(|s| s.split_whitespace().next())
-                    .unwrap_or("max"),
+                ApplyMode::Update => current_cpu_max.and_then(|s| s.split_whitespace().next()).unwrap_or("max"),
                 ApplyMode::Create => "max",
             };
             Some((format!("{keep} {p}"), "period"))
@@ -199,16 +152,7 @@ pub fn io(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
     let mut w = Vec::new();
     if let Some(v) = b.weight().filter(|&v| v != 0) {
         check_weight(&format!("{F}.weight"), v)?;
-        w.push(
-            Write::new(
-                Ver::V2,
-                "io",
-                "io.bfq.weight",
-                v.to_string(),
-                format!("{F}.weight"),
-            )
-            .or_else("io.weight", blkio_weight_to_io_weight(v).to_string()),
-        );
+        w.push(Write::new(Ver::V2, "io", "io.bfq.weight", v.to_string(), format!("{F}.weight")).or_else("io.weight", blkio_weight_to_io_weight(v).to_string()));
     }
     if let Some(v) = b.leaf_weight().filter(|&v| v != 0) {
         check_weight(&format!("{F}.leafWeight"), v)?;
@@ -219,17 +163,8 @@ pub fn io(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
         if let Some(v) = d.weight().filter(|&v| v != 0) {
             check_weight(&format!("{field}.weight"), v)?;
             w.push(
-                Write::new(
-                    Ver::V2,
-                    "io",
-                    "io.bfq.weight",
-                    format!("{dev} {v}"),
-                    format!("{field}.weight"),
-                )
-                .or_else(
-                    "io.weight",
-                    format!("{dev} {}", blkio_weight_to_io_weight(v)),
-                ),
+                Write::new(Ver::V2, "io", "io.bfq.weight", format!("{dev} {v}"), format!("{field}.weight"))
+                    .or_else("io.weight", format!("{dev} {}", blkio_weight_to_io_weight(v))),
             );
         }
     }
@@ -237,18 +172,8 @@ pub fn io(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
         for (j, t) in throttle_list(b, i).iter().enumerate() {
             let field = format!("{F}.{name}[{j}]");
             let dev = device(&field, t.major(), t.minor())?;
-            let rate = if t.rate() == 0 {
-                "max".to_owned()
-            } else {
-                t.rate().to_string()
-            };
-            w.push(Write::new(
-                Ver::V2,
-                "io",
-                "io.max",
-                format!("{dev} {key}={rate}"),
-                field,
-            ));
+            let rate = if t.rate() == 0 { "max".to_owned() } else { t.rate().to_string() };
+            w.push(Write::new(Ver::V2, "io", "io.max", format!("{dev} {key}={rate}"), field));
         }
     }
     Ok(w)
@@ -273,9 +198,7 @@ mod tests {
             .collect()
     }
     fn err(json: &str) -> String {
-        p_mode(json, ApplyMode::Create, &Current::default())
-            .unwrap_err()
-            .to_string()
+        p_mode(json, ApplyMode::Create, &Current::default()).unwrap_err().to_string()
     }
     fn s(a: &str, b: &str) -> (String, String) {
         (a.into(), b.into())
@@ -284,53 +207,28 @@ mod tests {
     #[test]
     fn memory_with_swap_conversion() {
         let j = r#"{"memory":{"limit":104857600,"reservation":52428800,"swap":209715200,"swappiness":10}}"#;
-        assert_eq!(
-            t(j),
-            [
-                s("memory.swap.max", "104857600"),
-                s("memory.max", "104857600"),
-                s("memory.low", "52428800")
-            ]
-        );
+        assert_eq!(t(j), [s("memory.swap.max", "104857600"), s("memory.max", "104857600"), s("memory.low", "52428800")]);
     }
 
     #[test]
     fn memory_swap_equal_to_limit_means_no_swap() {
         let j = r#"{"memory":{"limit":1000,"swap":1000}}"#;
         assert_eq!(t(j), [s("memory.swap.max", "0"), s("memory.max", "1000")]);
-        assert!(
-            p_mode(j, ApplyMode::Create, &Current::default())
-                .unwrap()
-                .writes[0]
-                .ignore_enoent
-        );
+        assert!(p_mode(j, ApplyMode::Create, &Current::default()).unwrap().writes[0].ignore_enoent);
     }
 
     #[test]
     fn memory_unlimited() {
-        assert_eq!(
-            t(r#"{"memory":{"limit":-1,"swap":-1}}"#),
-            [s("memory.swap.max", "max"), s("memory.max", "max")]
-        );
-        assert_eq!(
-            t(r#"{"memory":{"limit":-1,"swap":500}}"#),
-            [s("memory.swap.max", "500"), s("memory.max", "max")]
-        );
-        let upd = p_mode(
-            r#"{"memory":{"limit":-1}}"#,
-            ApplyMode::Update,
-            &Current::default(),
-        )
-        .unwrap();
+        assert_eq!(t(r#"{"memory":{"limit":-1,"swap":-1}}"#), [s("memory.swap.max", "max"), s("memory.max", "max")]);
+        assert_eq!(t(r#"{"memory":{"limit":-1,"swap":500}}"#), [s("memory.swap.max", "500"), s("memory.max", "max")]);
+        let upd = p_mode(r#"{"memory":{"limit":-1}}"#, ApplyMode::Update, &Current::default()).unwrap();
         assert_eq!(triples(&upd).len(), 2, "update also lifts swap");
         assert_eq!(t(r#"{"memory":{"limit":-1}}"#), [s("memory.max", "max")]);
     }
 
     #[test]
     fn memory_swap_errors() {
-        assert!(err(r#"{"memory":{"swap":1000}}"#).starts_with(
-            "linux.resources.memory.swap: on cgroup v2 a swap limit needs the memory limit"
-        ));
+        assert!(err(r#"{"memory":{"swap":1000}}"#).starts_with("linux.resources.memory.swap: on cgroup v2 a swap limit needs the memory limit"));
         assert_eq!(
             err(r#"{"memory":{"limit":2000,"swap":1000}}"#),
             "linux.resources.memory.swap: the memory+swap limit (1000) must be at least the memory limit (2000)"
@@ -339,18 +237,7 @@ mod tests {
 
     #[test]
     fn shares_to_weight_matches_runc() {
-        for (s, w) in [
-            (2, 1),
-            (3, 2),
-            (10, 4),
-            (100, 17),
-            (512, 59),
-            (1024, 100),
-            (2048, 174),
-            (4096, 303),
-            (262143, 10000),
-            (262144, 10000),
-        ] {
+        for (s, w) in [(2, 1), (3, 2), (10, 4), (100, 17), (512, 59), (1024, 100), (2048, 174), (4096, 303), (262143, 10000), (262144, 10000)] {
             assert_eq!(shares_to_weight(s), w, "shares {s}");
         }
     }
@@ -358,16 +245,7 @@ mod tests {
     #[test]
     fn cpu_all_fields() {
         let j = r#"{"cpu":{"shares":1024,"quota":50000,"period":200000,"burst":1000,"idle":1,"realtimeRuntime":5,"cpus":"1"}}"#;
-        assert_eq!(
-            t(j),
-            [
-                s("cpu.idle", "1"),
-                s("cpu.weight", "100"),
-                s("cpu.max.burst", "1000"),
-                s("cpu.max", "50000 200000"),
-                s("cpuset.cpus", "1"),
-            ]
-        );
+        assert_eq!(t(j), [s("cpu.idle", "1"), s("cpu.weight", "100"), s("cpu.max.burst", "1000"), s("cpu.max", "50000 200000"), s("cpuset.cpus", "1"),]);
         let plan = p_mode(j, ApplyMode::Create, &Current::default()).unwrap();
         assert!(plan.writes[2].defer_on_einval);
     }
@@ -376,18 +254,10 @@ mod tests {
     fn cpu_max_forms() {
         assert_eq!(t(r#"{"cpu":{"quota":20000}}"#), [s("cpu.max", "20000")]);
         assert_eq!(t(r#"{"cpu":{"quota":-1}}"#), [s("cpu.max", "max")]);
-        assert_eq!(
-            t(r#"{"cpu":{"quota":-1,"period":50000}}"#),
-            [s("cpu.max", "max 50000")]
-        );
-        assert_eq!(
-            t(r#"{"cpu":{"period":50000}}"#),
-            [s("cpu.max", "max 50000")]
-        );
+        assert_eq!(t(r#"{"cpu":{"quota":-1,"period":50000}}"#), [s("cpu.max", "max 50000")]);
+        assert_eq!(t(r#"{"cpu":{"period":50000}}"#), [s("cpu.max", "max 50000")]);
         // Update of the period alone keeps the quota the cgroup has.
-        let cur = Current {
-            cpu_max: Some("30000 100000\n".into()),
-        };
+        let cur = Current { cpu_max: Some("30000 100000\n".into()) };
         let plan = p_mode(r#"{"cpu":{"period":50000}}"#, ApplyMode::Update, &cur).unwrap();
         assert_eq!(plan.writes[0].value, "30000 50000");
         assert_eq!(plan.writes[0].field, "linux.resources.cpu.period");
@@ -413,14 +283,8 @@ mod tests {
             ]
         );
         let plan = p_mode(j, ApplyMode::Create, &Current::default()).unwrap();
-        assert_eq!(
-            plan.writes[0].fallback,
-            Some(("io.weight".into(), "4950".into()))
-        );
-        assert_eq!(
-            plan.writes[1].fallback,
-            Some(("io.weight".into(), "8:0 1".into()))
-        );
+        assert_eq!(plan.writes[0].fallback, Some(("io.weight".into(), "4950".into())));
+        assert_eq!(plan.writes[1].fallback, Some(("io.weight".into(), "8:0 1".into())));
     }
 
     #[test]
@@ -432,14 +296,7 @@ mod tests {
 
     #[test]
     fn blkio_goes_to_v1_on_this_host() {
-        let p = plan(
-            &hybrid_here(),
-            &res(r#"{"blockIO":{"weight":100}}"#),
-            ApplyMode::Create,
-            &Current::default(),
-        )
-        .map(strip_devices)
-        .unwrap();
+        let p = plan(&hybrid_here(), &res(r#"{"blockIO":{"weight":100}}"#), ApplyMode::Create, &Current::default()).map(strip_devices).unwrap();
         assert_eq!(p.writes[0].file, "blkio.weight");
     }
 }

@@ -4,8 +4,7 @@
 //! CAP_SYS_NICE or CAP_SYS_ADMIN), and inherited by the user's process across execve.
 
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType,
-    MemoryPolicyModeType, Scheduler, Spec,
+    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Scheduler, Spec,
 };
 
 use crate::error::{Context, Error, Result};
@@ -192,7 +191,9 @@ mod tests {
     fn scheduler_translated() {
         let s = plan(&spec(serde_json::json!({"scheduler": {"policy": "SCHED_FIFO", "priority": 10}}))).unwrap();
         assert_eq!(s.sched, Some(SchedAttr { policy: 1, priority: 10, ..SchedAttr::default() }));
-        let s = plan(&spec(serde_json::json!({"scheduler": {"policy": "SCHED_DEADLINE", "runtime": 10_000_000, "deadline": 20_000_000, "period": 20_000_000}}))).unwrap();
+        let s =
+            plan(&spec(serde_json::json!({"scheduler": {"policy": "SCHED_DEADLINE", "runtime": 10_000_000, "deadline": 20_000_000, "period": 20_000_000}})))
+                .unwrap();
         assert_eq!(s.sched, Some(SchedAttr { policy: 6, runtime: 10_000_000, deadline: 20_000_000, period: 20_000_000, ..SchedAttr::default() }));
         let s = plan(&spec(serde_json::json!({"scheduler": {"policy": "SCHED_BATCH", "nice": -5}}))).unwrap();
         assert_eq!(s.sched, Some(SchedAttr { policy: 3, nice: -5, ..SchedAttr::default() }));
@@ -203,7 +204,9 @@ mod tests {
         assert!(err(serde_json::json!({"scheduler": {"policy": "SCHED_OTHER", "nice": 20}})).starts_with("process.scheduler.nice: 20 is outside"));
         assert!(err(serde_json::json!({"scheduler": {"policy": "SCHED_OTHER", "priority": 5}})).starts_with("process.scheduler.priority: only SCHED_FIFO"));
         assert!(err(serde_json::json!({"scheduler": {"policy": "SCHED_RR", "priority": -1}})).starts_with("process.scheduler.priority: -1 is negative"));
-        assert!(err(serde_json::json!({"scheduler": {"policy": "SCHED_FIFO", "priority": 1, "runtime": 5}})).starts_with("process.scheduler: runtime, deadline"));
+        assert!(
+            err(serde_json::json!({"scheduler": {"policy": "SCHED_FIFO", "priority": 1, "runtime": 5}})).starts_with("process.scheduler: runtime, deadline")
+        );
     }
 
     #[test]
@@ -228,7 +231,8 @@ mod tests {
     #[test]
     fn memory_policy_rules_name_the_field() {
         assert!(err(serde_json::json!({"memoryPolicy": {"mode": "MPOL_BIND"}})).starts_with("linux.memoryPolicy.nodes: MPOL_BIND needs at least one node"));
-        assert!(err(serde_json::json!({"memoryPolicy": {"mode": "MPOL_DEFAULT", "nodes": "0"}})).starts_with("linux.memoryPolicy.nodes: MPOL_DEFAULT takes no nodes"));
+        assert!(err(serde_json::json!({"memoryPolicy": {"mode": "MPOL_DEFAULT", "nodes": "0"}}))
+            .starts_with("linux.memoryPolicy.nodes: MPOL_DEFAULT takes no nodes"));
         assert!(err(serde_json::json!({"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0-x"}})).starts_with("linux.memoryPolicy.nodes: \"0-x\" is not"));
         assert!(err(serde_json::json!({"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "3-1"}})).starts_with("linux.memoryPolicy.nodes: \"3-1\" is not"));
         assert!(err(serde_json::json!({"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}}))

@@ -42,11 +42,66 @@ impl MountOptions {
 /// The options `parse_options` acts on (not passed as filesystem data), as `features` lists
 /// them; idmapped mounts wait for user namespaces.
 pub const KNOWN_OPTIONS: [&str; 60] = [
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime", "loud", "mand", "noatime", "nodev",
-    "nodiratime", "noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "rbind", "relatime",
-    "remount", "ro", "rw", "silent", "strictatime", "suid", "sync", "private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
-    "runbindable", "tmpcopyup", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
-    "rnosymfollow", "rsymfollow", "rnoatime", "rstrictatime", "rrelatime", "ratime", "rnostrictatime", "rnorelatime", "symfollow",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rw",
+    "silent",
+    "strictatime",
+    "suid",
+    "sync",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "tmpcopyup",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rnosymfollow",
+    "rsymfollow",
+    "rnoatime",
+    "rstrictatime",
+    "rrelatime",
+    "ratime",
+    "rnostrictatime",
+    "rnorelatime",
+    "symfollow",
 ];
 
 /// runtime-spec's mount options, as runc understands them.
@@ -200,10 +255,8 @@ pub struct MountContext<'a> {
 
 impl<'a> MountContext<'a> {
     pub fn new(bundle: &'a Path, root: BorrowedFd<'a>) -> Self {
-        let proc_dir = paths::open_in_root(root, Path::new("proc"), libc::O_NOFOLLOW)
-            .and_then(|fd| sys::fstat(fd.as_fd()))
-            .ok()
-            .map(|st| (st.st_dev, st.st_ino));
+        let proc_dir =
+            paths::open_in_root(root, Path::new("proc"), libc::O_NOFOLLOW).and_then(|fd| sys::fstat(fd.as_fd())).ok().map(|st| (st.st_dev, st.st_ino));
         MountContext { bundle, root, proc_dir }
     }
 }
@@ -235,8 +288,7 @@ pub fn mount_one(ctx: &MountContext, index: usize, m: &Mount, cgroupfs: &dyn Fn(
     }
     if opts.flags & libc::MS_REMOUNT != 0 {
         let flags = opts.flags & !PROPAGATION;
-        return sys::mount(None, &sys::fd_path(target.as_fd()), None, flags, opts.data_string().as_deref())
-            .with_ctx(|| format!("{}: remount", field()));
+        return sys::mount(None, &sys::fd_path(target.as_fd()), None, flags, opts.data_string().as_deref()).with_ctx(|| format!("{}: remount", field()));
     }
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     sys::mount(Some(&source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, opts.data_string().as_deref())
@@ -270,8 +322,7 @@ fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
     let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
     let meta = std::fs::metadata(&src).map_err(|e| Error::spec("source", format!("{}: {}", src.display(), sys::errno_text(&e))))?;
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
-    let target = paths::create_in_root(ctx.root, m.destination(), kind, if meta.is_dir() { 0o755 } else { 0o644 })
-        .ctx("create destination")?;
+    let target = paths::create_in_root(ctx.root, m.destination(), kind, if meta.is_dir() { 0o755 } else { 0o644 }).ctx("create destination")?;
     let recursive = opts.flags & libc::MS_REC != 0;
     let tree = sys::open_tree(None, &src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?;
     // binding a whole procfs (a host's /proc for a privileged container) is how /proc may be

@@ -203,7 +203,10 @@ fn info() -> Value {
     m.insert("sched".into(), sched());
     // SAFETY: integer arguments only (IOPRIO_WHO_PROCESS, this process).
     let ioprio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) };
-    m.insert("ioprio".into(), if ioprio < 0 { json!({ "error": errno_name(last_errno()) }) } else { json!({ "class": ioprio >> 13, "level": ioprio & 0x1fff }) });
+    m.insert(
+        "ioprio".into(),
+        if ioprio < 0 { json!({ "error": errno_name(last_errno()) }) } else { json!({ "class": ioprio >> 13, "level": ioprio & 0x1fff }) },
+    );
     m.insert("mempolicy".into(), mempolicy());
     m.insert("interfaces".into(), interfaces());
     m.insert("loopback_up".into(), json!(iface_up("lo") == Some(true)));
@@ -413,10 +416,8 @@ const CAP_NAMES: [&str; 41] = [
 ];
 
 fn cap_set(bits: u64) -> Value {
-    let names: Vec<String> = (0..64)
-        .filter(|i| bits & (1u64 << i) != 0)
-        .map(|i| CAP_NAMES.get(i as usize).map(|s| s.to_string()).unwrap_or_else(|| format!("CAP_{i}")))
-        .collect();
+    let names: Vec<String> =
+        (0..64).filter(|i| bits & (1u64 << i) != 0).map(|i| CAP_NAMES.get(i as usize).map(|s| s.to_string()).unwrap_or_else(|| format!("CAP_{i}"))).collect();
     json!({ "hex": format!("{bits:016x}"), "names": names })
 }
 
@@ -702,8 +703,38 @@ fn fds() -> Value {
 
 fn signal_name(sig: i32) -> String {
     const NAMES: [&str; 32] = [
-        "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD",
-        "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     match NAMES.get(sig as usize) {
         Some(n) if !n.is_empty() => n.to_string(),
@@ -830,7 +861,12 @@ fn hunt(secs: u64) -> i32 {
     while std::time::Instant::now() < end && fs::metadata("/tmp/hunt.stop").is_err() {
         let phase = fs::read_to_string("/tmp/hunt.phase").unwrap_or_default().trim().to_string();
         let pids: Vec<String> = fs::read_dir("/proc")
-            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && *n != me).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && *n != me)
+                    .collect()
+            })
             .unwrap_or_default();
         for pid in pids {
             let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
@@ -851,7 +887,11 @@ fn hunt(secs: u64) -> i32 {
                 if fd < 0 {
                     let e = errno_name(last_errno());
                     if e != "ENOENT" || what == "exe" {
-                        record(&mut out, format!("{pid} {what} {how} {e} {phase}"), json!({ "pid": pid, "comm": comm, "what": what, "how": how, "phase": phase, "error": e }));
+                        record(
+                            &mut out,
+                            format!("{pid} {what} {how} {e} {phase}"),
+                            json!({ "pid": pid, "comm": comm, "what": what, "how": how, "phase": phase, "error": e }),
+                        );
                     }
                     continue;
                 }
@@ -879,7 +919,11 @@ fn hunt(secs: u64) -> i32 {
             // detached when this process exits).
             let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, p, 0, 0) };
             let res = if r == 0 { "seized".to_string() } else { errno_name(last_errno()) };
-            record(&mut out, format!("{pid} ptrace {res} {phase}"), json!({ "pid": pid, "comm": comm, "what": "ptrace", "phase": phase, "ok": r == 0, "result": res }));
+            record(
+                &mut out,
+                format!("{pid} ptrace {res} {phase}"),
+                json!({ "pid": pid, "comm": comm, "what": "ptrace", "phase": phase, "ok": r == 0, "result": res }),
+            );
         }
         scans += 1;
         let _ = fs::write("/tmp/hunt.scans", scans.to_string());
