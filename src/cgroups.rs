@@ -38,7 +38,6 @@ pub mod v2;
 #[cfg(test)]
 mod host_tests;
 
-use std::fmt;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -50,71 +49,7 @@ pub use layout::{Hierarchy, HierarchyKind, Layout, Mode};
 pub use resources::ApplyMode;
 pub use stats::Stats;
 
-/// An errno value shown as runc shows it: `device or resource busy`, without Rust's
-/// `(os error 16)` suffix (the words come from [`crate::sys::errno_text`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    pub fn from_io(e: &std::io::Error) -> Errno {
-        // An io::Error without an OS code comes from std itself (for example a short write);
-        // EIO is the closest errno for "the write did not happen".
-        Errno(e.raw_os_error().unwrap_or(libc::EIO))
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::sys::errno_text(&std::io::Error::from_raw_os_error(self.0)))
-    }
-}
-
-/// Every error names what the user can act on: the config field (`linux.resources.memory.limit`)
-/// and, when the kernel refused something, the file and the errno.
-#[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    /// A value rt refuses before touching the kernel.
-    #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
-    /// This host cannot enforce what the config asks for (no such controller, unified on v1…).
-    #[error("{field}: {reason}")]
-    Unsupported { field: String, reason: String },
-    /// The kernel refused a write of a resource value.
-    #[error("{field}: writing {value} to {}: {errno}{hint}", .path.display())]
-    Write { field: String, value: String, path: PathBuf, errno: Errno, hint: String },
-    /// Any other file operation on the cgroup filesystem (mkdir, rmdir, open, read).
-    #[error("cgroup: {op} {}: {errno}{hint}", .path.display())]
-    Fs { op: &'static str, path: PathBuf, errno: Errno, hint: String },
-    /// Moving a process into the cgroup failed.
-    #[error("cgroup: adding pid {pid} to {}: {errno}{hint}", .path.display())]
-    AddPid { pid: i32, path: PathBuf, errno: Errno, hint: String },
-    /// `linux.cgroupsPath` cannot be used.
-    #[error("linux.cgroupsPath {path:?}: {reason}")]
-    Path { path: String, reason: String },
-    /// /proc/self/mountinfo or /proc/self/cgroup say something rt cannot use.
-    #[error("cgroup layout: {0}")]
-    Layout(String),
-    /// Loading or attaching the v2 device filter failed.
-    #[error("linux.resources.devices: {op} (cgroup {}): {errno}{detail}", .path.display())]
-    Bpf { op: &'static str, path: PathBuf, errno: Errno, detail: String },
-    /// pause/resume did not reach the state asked for.
-    #[error("cgroup: {0}")]
-    Freezer(String),
-    #[error("cgroup: {0}")]
-    Other(String),
-}
-
-impl CgroupError {
-    /// The errno behind the error, when the kernel gave one.
-    pub fn errno(&self) -> Option<i32> {
-        match self {
-            CgroupError::Write { errno, .. } | CgroupError::Fs { errno, .. } | CgroupError::Bpf { errno, .. } | CgroupError::AddPid { errno, .. } => {
-                Some(errno.0)
-            }
-            _ => None,
-        }
-    }
-}
+use crate::error::Result;
 
 /// One directory of a container's cgroup, in one hierarchy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -161,14 +96,14 @@ pub struct Cgroup {
 impl Cgroup {
     /// A relative (or absent) `cgroups_path` nests below rt's own cgroup in each hierarchy; an
     /// absolute one is taken from each hierarchy's root. Absent means `<own cgroup>/<id>`.
-    pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+    pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
         placement::plan(layout, cgroups_path, id)
     }
 
     /// mkdir -p in every hierarchy, and what a new cgroup needs before a process can join it
     /// (v1 cpuset: cpus and mems copied from the parent; v2: controllers enabled in the
     /// parent). On failure, removes the directories it made.
-    pub fn create(&self) -> Result<(), CgroupError> {
+    pub fn create(&self) -> Result<()> {
         setup::create(self)
     }
 
@@ -176,14 +111,14 @@ impl Cgroup {
     /// "not set", as in runc; nothing that is not set is written). Call it also when the config
     /// has no `linux.resources` (with `LinuxResources::default()`): device access is restricted
     /// to runc's default list even then, as runc does.
-    pub fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+    pub fn apply(&self, resources: &LinuxResources) -> Result<()> {
         resources::apply(self, resources, ApplyMode::Create)
     }
 
     /// `rt update`: like [`Cgroup::apply`] on a live container, where zero means "unchanged"
     /// (Docker sends every field, zeros included). Device rules are left as they are, as runc's
     /// update does.
-    pub fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         resources::apply(self, resources, ApplyMode::Update)
     }
 
@@ -196,13 +131,13 @@ impl Cgroup {
     /// An `O_PATH|O_DIRECTORY` fd of the v2 directory, for `clone3(CLONE_INTO_CGROUP)`.
     /// `None` on a pure v1 host. On a hybrid host it is the `unified` directory: the v1
     /// hierarchies still need [`Cgroup::add_pid`].
-    pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {
+    pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
         setup::clone_into_fd(self)
     }
 
     /// Moves `pid` into every hierarchy it is not in yet (`placed_by_clone`: the v2 one was done
     /// by `CLONE_INTO_CGROUP`).
-    pub fn add_pid(&self, pid: i32, placed_by_clone: bool) -> Result<(), CgroupError> {
+    pub fn add_pid(&self, pid: i32, placed_by_clone: bool) -> Result<()> {
         setup::add_pid(self, pid, placed_by_clone)
     }
 
@@ -210,12 +145,12 @@ impl Cgroup {
     /// "0" to `tasks`: moving only the current thread skips the write lock on
     /// cgroup_threadgroup_rwsem that a `cgroup.procs` write takes, and with it the RCU grace
     /// period (~3-18 ms) that lock waits for after it was idle. The init calls this first.
-    pub fn place_self(&self) -> Result<(), CgroupError> {
+    pub fn place_self(&self) -> Result<()> {
         setup::place_self(self)
     }
 
     /// Every process in the cgroup and the cgroups below it.
-    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+    pub fn pids(&self) -> Result<Vec<i32>> {
         control::pids(self)
     }
 
@@ -226,44 +161,44 @@ impl Cgroup {
     }
 
     /// `rt pause`: freezes the cgroup and waits until every task is frozen.
-    pub fn freeze(&self) -> Result<(), CgroupError> {
+    pub fn freeze(&self) -> Result<()> {
         control::freeze(self)
     }
 
     /// `rt resume`.
-    pub fn thaw(&self) -> Result<(), CgroupError> {
+    pub fn thaw(&self) -> Result<()> {
         control::thaw(self)
     }
 
     /// `kill --all` and `delete --force`: signals every process in the cgroup (v2 SIGKILL: one
     /// write to `cgroup.kill`; otherwise freeze, signal each pid, thaw).
-    pub fn kill_all(&self, signal: i32) -> Result<(), CgroupError> {
+    pub fn kill_all(&self, signal: i32) -> Result<()> {
         control::kill_all(self, signal)
     }
 
     /// Removes the container's directory (and any cgroups the container made below it) in every
     /// hierarchy, retrying briefly while exiting processes still hold it. Directories that are
     /// already gone are fine. Parents are left alone: other containers may share them.
-    pub fn destroy(&self) -> Result<(), CgroupError> {
+    pub fn destroy(&self) -> Result<()> {
         setup::destroy(self)
     }
 
     /// `delete --force`: SIGKILL to everything inside (one write to `cgroup.kill` where the
     /// kernel has it), then [`Cgroup::destroy`], whose retries wait for the killed processes
     /// to leave. The removal is tried even when the kill fails.
-    pub fn destroy_forced(&self) -> Result<(), CgroupError> {
+    pub fn destroy_forced(&self) -> Result<()> {
         let killed = self.kill_all(libc::SIGKILL);
         self.destroy()?;
         killed
     }
 
     /// `events --stats`: runc's stats document (`data` of the `stats` event).
-    pub fn stats(&self) -> Result<Stats, CgroupError> {
+    pub fn stats(&self) -> Result<Stats> {
         stats::read(self)
     }
 
     /// `events`: a pollable notifier of OOM kills in this cgroup.
-    pub fn oom_watcher(&self) -> Result<OomWatcher, CgroupError> {
+    pub fn oom_watcher(&self) -> Result<OomWatcher> {
         events::OomWatcher::new(self)
     }
 
@@ -316,29 +251,6 @@ impl Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn errno_reads_like_strerror() {
-        assert_eq!(Errno(libc::EBUSY).to_string(), "device or resource busy");
-        assert_eq!(Errno(libc::ENOENT).to_string(), "no such file or directory");
-    }
-
-    #[test]
-    fn write_error_names_field_file_and_errno() {
-        let e = CgroupError::Write {
-            field: "linux.resources.memory.limit".into(),
-            value: "1".into(),
-            path: "/sys/fs/cgroup/memory/x/memory.limit_in_bytes".into(),
-            errno: Errno(libc::EBUSY),
-            hint: String::new(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "linux.resources.memory.limit: writing 1 to /sys/fs/cgroup/memory/x/memory.limit_in_bytes: \
-             device or resource busy"
-        );
-        assert_eq!(e.errno(), Some(libc::EBUSY));
-    }
 
     #[test]
     fn container_mounts_per_layout() {

@@ -4,7 +4,6 @@
 //! The child is a copy of rt (no re-exec), so it already holds the whole plan in memory; the
 //! channel only carries the synchronisation points and the errors.
 
-use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use serde::{Deserialize, Serialize};
@@ -70,7 +69,7 @@ impl Channel {
             Some((m, _)) if &m == want => Ok(()),
             Some((Msg::Failed { message }, _)) => Err(Error::Msg(message)),
             Some((m, _)) => Err(Error::msg(format!("protocol error: expected {want:?}, got {m:?}"))),
-            None => Err(Error::Sys { what: format!("peer closed while rt waited for {want:?}"), source: io::Error::from_raw_os_error(libc::EPIPE) }),
+            None => Err(Error::sys(format!("peer closed while rt waited for {want:?}"), libc::EPIPE)),
         }
     }
 

@@ -292,5 +292,5 @@ fn write_spec(bundle: Option<&Path>, rootless: bool) -> Result<(), Error> {
         return Err(Error::msg("File config.json exists. Remove it first"));
     }
     let text = spec::default_config(rootless);
-    std::fs::write(&path, text).map_err(|e| Error::Sys { what: format!("write {}", path.display()), source: e })
+    std::fs::write(&path, text).map_err(|e| Error::io(format!("write {}", path.display()), e))
 }

@@ -266,7 +266,7 @@ fn capset_error(e: std::io::Error, c: &CapSets) -> Error {
         missing.sort();
         return Error::msg(format!("process.capabilities: rt does not hold {} itself, so it cannot give them to the container", missing.join(", ")));
     }
-    Error::Sys { what: "process.capabilities: capset".into(), source: e }
+    Error::io("process.capabilities: capset", e)
 }
 
 fn drop_bounding(keep: u64) -> Result<()> {

@@ -15,7 +15,7 @@ pub const OCI_VERSION: &str = "1.3.0";
 /// where the JSON is well-formed, and the line and column where it is not.
 pub fn load(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
-    let bytes = std::fs::read(&path).map_err(|e| Error::Sys { what: format!("open {}", path.display()), source: e })?;
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
     parse(&bytes)
 }
 

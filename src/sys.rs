@@ -668,7 +668,14 @@ pub fn recv_with_fds(sock: BorrowedFd, buf: &mut [u8]) -> io::Result<(usize, Vec
 /// Engines match on these words (Podman maps "no such file or directory" to exit code 127), so
 /// they come from this table, not from the C library (musl words several differently).
 pub fn errno_text(e: &io::Error) -> String {
-    let Some(n) = e.raw_os_error() else { return e.to_string() };
+    match e.raw_os_error() {
+        Some(n) => errno_word(n),
+        None => e.to_string(),
+    }
+}
+
+/// [`errno_text`] of an errno value.
+pub fn errno_word(n: i32) -> String {
     let known = match n {
         libc::EPERM => "operation not permitted",
         libc::ENOENT => "no such file or directory",

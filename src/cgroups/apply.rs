@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 
 use super::resources::{check_memory_usage, set_i64, set_u64, Current, Plan, Routing, Ver, Write};
-use super::{bpf, fs, Cgroup, CgroupDir, CgroupError, Errno};
+use super::{bpf, fs, Cgroup, CgroupDir};
+use crate::error::{Errno, Error, Result};
 
-pub fn execute(cg: &Cgroup, plan: &Plan) -> Result<(), CgroupError> {
+pub fn execute(cg: &Cgroup, plan: &Plan) -> Result<()> {
     let mut out = fs::Writer::default();
     let mut deferred = Vec::new();
     for w in &plan.writes {
@@ -30,11 +31,11 @@ pub fn execute(cg: &Cgroup, plan: &Plan) -> Result<(), CgroupError> {
     Ok(())
 }
 
-fn internal(what: &str) -> CgroupError {
-    CgroupError::Other(format!("internal error: {what}"))
+fn internal(what: &str) -> Error {
+    Error::Cgroup(format!("internal error: {what}"))
 }
 
-fn dir_of<'a>(cg: &'a Cgroup, w: &Write) -> Result<&'a CgroupDir, CgroupError> {
+fn dir_of<'a>(cg: &'a Cgroup, w: &Write) -> Result<&'a CgroupDir> {
     match w.ver {
         Ver::V1 => cg.v1_dir(w.controller),
         Ver::V2 => cg.v2_dir(),
@@ -42,7 +43,7 @@ fn dir_of<'a>(cg: &'a Cgroup, w: &Write) -> Result<&'a CgroupDir, CgroupError> {
     .ok_or_else(|| internal(&format!("{} planned for a hierarchy this cgroup does not have", w.file)))
 }
 
-fn write_one(out: &mut fs::Writer, cg: &Cgroup, w: &Write) -> Result<(), CgroupError> {
+fn write_one(out: &mut fs::Writer, cg: &Cgroup, w: &Write) -> Result<()> {
     let dir = dir_of(cg, w)?;
     let path = dir.path.join(&w.file);
     let mut r = out.write(&path, &w.value);
@@ -59,7 +60,7 @@ fn write_one(out: &mut fs::Writer, cg: &Cgroup, w: &Write) -> Result<(), CgroupE
     match r {
         Ok(()) => Ok(()),
         Err(Errno(libc::ENOENT)) if w.ignore_enoent => Ok(()),
-        Err(errno) => Err(CgroupError::Write { field: w.field.clone(), value: w.value.replace('\n', "\\n"), path: tried, errno, hint: hint(w, errno) }),
+        Err(errno) => Err(Error::CgroupWrite { field: w.field.clone(), value: w.value.replace('\n', "\\n"), path: tried, errno, hint: hint(w, errno) }),
     }
 }
 
@@ -82,7 +83,7 @@ fn hint(w: &Write, errno: Errno) -> String {
 /// Makes `controller` available in `dir` (v2) by enabling it in `cgroup.subtree_control` from
 /// the nearest ancestor that has it down to `dir`'s parent. `Ok(false)`: it was there already,
 /// so the missing file is missing for another reason.
-fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, CgroupError> {
+fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool> {
     let has = |p: &Path| fs::read(&p.join("cgroup.controllers")).map(|t| t.split_whitespace().any(|c| c == controller));
     if has(&dir.path).unwrap_or(true) {
         return Ok(false);
@@ -102,17 +103,17 @@ fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, Cgroup
     }
     let top_has = chain.last().is_some_and(|a| has(a).unwrap_or(false));
     if !top_has {
-        return Err(CgroupError::Unsupported {
+        return Err(Error::Spec {
             field: field.to_owned(),
-            reason: format!("the cgroup v2 hierarchy at {} has no {controller} controller (see its cgroup.controllers)", dir.mount.display()),
+            message: format!("the cgroup v2 hierarchy at {} has no {controller} controller (see its cgroup.controllers)", dir.mount.display()),
         });
     }
     // A level that holds processes cannot hand controllers down (see `may_delegate`): say so
     // instead of writing, which would fail or, for a threaded controller, break the clone.
     if let Some(busy) = chain.iter().find(|a| !super::setup::may_delegate(a)) {
-        return Err(CgroupError::Unsupported {
+        return Err(Error::Spec {
             field: field.to_owned(),
-            reason: format!(
+            message: format!(
                 "cannot enable the {controller} controller for {}: {} holds processes itself, and cgroup v2 \
                  enables controllers only below cgroups without processes of their own (choose a \
                  linux.cgroupsPath outside it)",
@@ -124,7 +125,7 @@ fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, Cgroup
     // Top-down: each level makes it available to the next.
     for a in chain.iter().rev() {
         let file = a.join("cgroup.subtree_control");
-        fs::write(&file, &format!("+{controller}")).map_err(|errno| CgroupError::Write {
+        fs::write(&file, &format!("+{controller}")).map_err(|errno| Error::CgroupWrite {
             field: field.to_owned(),
             value: format!("+{controller}"),
             path: file.clone(),
@@ -145,7 +146,7 @@ fn enable(dir: &CgroupDir, controller: &str, field: &str) -> Result<bool, Cgroup
 
 /// What an update reads first: the current cpu.max when only the period changes (v2), and the
 /// current usage for `checkBeforeUpdate` (v2; v1's kernel refuses such a limit itself).
-pub fn pre_read(cg: &Cgroup, routing: &Routing, res: &LinuxResources, current: &mut Current) -> Result<(), CgroupError> {
+pub fn pre_read(cg: &Cgroup, routing: &Routing, res: &LinuxResources, current: &mut Current) -> Result<()> {
     let Some(v2) = cg.v2_dir() else { return Ok(()) };
     if let Some(c) = res.cpu() {
         if routing.route("cpu", Some("cpu")) == Some(Ver::V2) && set_u64(c.period()).is_some() && set_i64(c.quota()).is_none() {

@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::{CgroupError, Errno};
+use crate::error::{Errno, Error, Result};
 
 /// `struct bpf_insn`.
 #[repr(C)]
@@ -192,8 +192,8 @@ fn load(prog: &[Insn], log: Option<&mut Vec<u8>>) -> Result<OwnedFd, Errno> {
 
 /// Loads `prog` and attaches it to the cgroup v2 directory `dir`. The cgroup keeps the program
 /// alive; rt's fds close on return.
-pub fn attach_device_filter(dir: &Path, prog: &[Insn]) -> Result<(), CgroupError> {
-    let err = |op, errno, detail: String| CgroupError::Bpf { op, path: dir.to_owned(), errno, detail };
+pub fn attach_device_filter(dir: &Path, prog: &[Insn]) -> Result<()> {
+    let err = |op: &str, errno, detail: String| Error::Bpf { op: op.into(), path: dir.to_owned(), errno, detail };
     let prog_fd = match load(prog, None) {
         Ok(fd) => fd,
         Err(e) => {

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{fs, Cgroup, CgroupDir, CgroupError, Errno};
+use super::{fs, Cgroup, CgroupDir};
+use crate::error::{Errno, Error, Result};
 
 /// The directory whose membership is complete: the v2 one (every process of the container is
 /// there, also on a hybrid host), else a v1 one — `devices` first, as runc (it is the hierarchy
@@ -12,7 +13,7 @@ fn membership_dir(cg: &Cgroup) -> Option<&CgroupDir> {
     cg.v2_dir().or_else(|| cg.v1_dir("devices")).or_else(|| cg.v1_dir("freezer")).or_else(|| cg.dirs.first())
 }
 
-pub fn pids(cg: &Cgroup) -> Result<Vec<i32>, CgroupError> {
+pub fn pids(cg: &Cgroup) -> Result<Vec<i32>> {
     let Some(d) = membership_dir(cg) else {
         return Ok(vec![]);
     };
@@ -22,12 +23,12 @@ pub fn pids(cg: &Cgroup) -> Result<Vec<i32>, CgroupError> {
 }
 
 /// Pids of `dir` and the cgroups below it. A cgroup that is gone has no processes.
-fn collect_pids(dir: &Path, out: &mut Vec<i32>, top: bool) -> Result<(), CgroupError> {
+fn collect_pids(dir: &Path, out: &mut Vec<i32>, top: bool) -> Result<()> {
     let procs = dir.join("cgroup.procs");
     match fs::read(&procs) {
         Ok(t) => out.extend(fs::parse_pids(&t)),
         Err(Errno(libc::ENOENT)) => return Ok(()),
-        Err(e) if top => return Err(CgroupError::Fs { op: "reading", path: procs, errno: e, hint: String::new() }),
+        Err(e) if top => return Err(Error::CgroupFs { op: "reading".into(), path: procs, errno: e, hint: String::new() }),
         Err(_) => return Ok(()),
     }
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -66,15 +67,15 @@ pub fn is_frozen(cg: &Cgroup) -> bool {
 /// How long `pause` waits for every task to stop before giving up (and thawing again).
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn freeze(cg: &Cgroup) -> Result<(), CgroupError> {
+pub fn freeze(cg: &Cgroup) -> Result<()> {
     let Some(f) = freezer(cg) else {
-        return Err(CgroupError::Freezer("this cgroup has no freezer (no v1 freezer controller and no cgroup v2)".into()));
+        return Err(Error::Cgroup("this cgroup has no freezer (no v1 freezer controller and no cgroup v2)".into()));
     };
     let (file, on, off) = match f {
         Freezer::V1(p) => (p.join("freezer.state"), "FROZEN", "THAWED"),
         Freezer::V2(p) => (p.join("cgroup.freeze"), "1", "0"),
     };
-    let w = |v: &str| fs::write(&file, v).map_err(|e| CgroupError::Fs { op: "writing", path: file.clone(), errno: e, hint: String::new() });
+    let w = |v: &str| fs::write(&file, v).map_err(|e| Error::CgroupFs { op: "writing".into(), path: file.clone(), errno: e, hint: String::new() });
     w(on)?;
     let frozen = || -> bool {
         match f {
@@ -88,7 +89,7 @@ pub fn freeze(cg: &Cgroup) -> Result<(), CgroupError> {
     while !frozen() {
         if start.elapsed() > FREEZE_TIMEOUT {
             let _ = w(off);
-            return Err(CgroupError::Freezer(format!(
+            return Err(Error::Cgroup(format!(
                 "pausing timed out after {:?}: some tasks did not freeze ({} stayed not frozen); thawed again",
                 FREEZE_TIMEOUT,
                 file.display()
@@ -111,13 +112,13 @@ pub fn events_frozen(text: &str) -> bool {
     text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["frozen", "1"])
 }
 
-pub fn thaw(cg: &Cgroup) -> Result<(), CgroupError> {
+pub fn thaw(cg: &Cgroup) -> Result<()> {
     let (file, v) = match freezer(cg) {
         Some(Freezer::V1(p)) => (p.join("freezer.state"), "THAWED"),
         Some(Freezer::V2(p)) => (p.join("cgroup.freeze"), "0"),
-        None => return Err(CgroupError::Freezer("this cgroup has no freezer".into())),
+        None => return Err(Error::Cgroup("this cgroup has no freezer".into())),
     };
-    fs::write(&file, v).map_err(|e| CgroupError::Fs { op: "writing", path: file, errno: e, hint: String::new() })
+    fs::write(&file, v).map_err(|e| Error::CgroupFs { op: "writing".into(), path: file, errno: e, hint: String::new() })
 }
 
 /// Signals every process of the cgroup. SIGKILL with `cgroup.kill` (v2, kernel 5.14+; also the
@@ -125,7 +126,7 @@ pub fn thaw(cg: &Cgroup) -> Result<(), CgroupError> {
 /// Otherwise the cgroup is frozen first so that nothing forks or exits between listing and
 /// signalling, as runc does; a paused container stays paused, except after SIGKILL, which a
 /// v1-frozen task only acts on once thawed.
-pub fn kill_all(cg: &Cgroup, signal: i32) -> Result<(), CgroupError> {
+pub fn kill_all(cg: &Cgroup, signal: i32) -> Result<()> {
     let was_frozen = is_frozen(cg);
     if signal == libc::SIGKILL {
         if let Some(d) = cg.v2_dir() {
@@ -134,7 +135,7 @@ pub fn kill_all(cg: &Cgroup, signal: i32) -> Result<(), CgroupError> {
                 Ok(()) if was_frozen => return thaw(cg),
                 Ok(()) => return Ok(()),
                 Err(Errno(libc::ENOENT)) => {}
-                Err(e) => return Err(CgroupError::Fs { op: "writing", path: d.path.join("cgroup.kill"), errno: e, hint: String::new() }),
+                Err(e) => return Err(Error::CgroupFs { op: "writing".into(), path: d.path.join("cgroup.kill"), errno: e, hint: String::new() }),
             }
         }
     }
@@ -146,7 +147,7 @@ pub fn kill_all(cg: &Cgroup, signal: i32) -> Result<(), CgroupError> {
             if unsafe { libc::kill(pid, signal) } != 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() != Some(libc::ESRCH) {
-                    return Err(CgroupError::Other(format!("signalling pid {pid}: {}", Errno::from_io(&e))));
+                    return Err(Error::Cgroup(format!("signalling pid {pid}: {}", Errno::from_io(&e))));
                 }
             }
         }

@@ -20,7 +20,7 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
 use super::bpf::{self, Insn};
 use super::resources::{invalid, Ver, Write};
-use super::CgroupError;
+use crate::error::Result;
 
 /// BPF_DEVCG_ACC_* bits, used for both versions.
 pub const MKNOD: u8 = 1;
@@ -81,7 +81,7 @@ pub const DEFAULT_ALLOWED: [Rule; 11] = [
 ];
 
 /// Checks one spec entry.
-pub fn parse(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule, CgroupError> {
+pub fn parse(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule> {
     let field = format!("linux.resources.devices[{i}]");
     let typ = match d.typ() {
         None | Some(LinuxDeviceType::A) => None,
@@ -89,7 +89,7 @@ pub fn parse(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule, CgroupError> {
         Some(LinuxDeviceType::C) => Some(DevType::Char),
         Some(t) => return Err(invalid(format!("{field}.type"), format!("{:?} is not a cgroup device type (a, b or c)", t.as_str()))),
     };
-    let number = |name: &str, v: Option<i64>| -> Result<Option<u32>, CgroupError> {
+    let number = |name: &str, v: Option<i64>| -> Result<Option<u32>> {
         match v {
             None | Some(-1) => Ok(None),
             // The eBPF program compares with 32-bit immediates; real majors have 12 bits and
@@ -214,7 +214,7 @@ impl Emulator {
 }
 
 /// Deny-all, the config's rules, runc's defaults.
-pub fn effective(rules: &[LinuxDeviceCgroup]) -> Result<Emulator, CgroupError> {
+pub fn effective(rules: &[LinuxDeviceCgroup]) -> Result<Emulator> {
     let mut emu = Emulator::deny_all();
     for (i, d) in rules.iter().enumerate() {
         let r = parse(i, d)?;
@@ -231,7 +231,7 @@ pub fn effective(rules: &[LinuxDeviceCgroup]) -> Result<Emulator, CgroupError> {
 
 /// v1: reset the new cgroup (which inherited its parent's list) to the mode, then add each
 /// exception — the fewest writes that give the emulated state.
-pub fn v1_writes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Write>, CgroupError> {
+pub fn v1_writes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Write>> {
     let emu = effective(rules)?;
     const F: &str = "linux.resources.devices";
     let (mode_file, exc_file) = if emu.default_allow { ("devices.allow", "devices.deny") } else { ("devices.deny", "devices.allow") };
@@ -259,7 +259,7 @@ pub fn v1_writes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Write>, CgroupError>
 ///     return !default
 ///   return default
 /// ```
-pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>, CgroupError> {
+pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
     Ok(program_for(&effective(rules)?))
 }
 

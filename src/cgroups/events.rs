@@ -11,7 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::stats::parse_kv;
-use super::{fs, Cgroup, CgroupError, Errno};
+use super::{fs, Cgroup};
+use crate::error::{Errno, Error, Result};
 
 pub struct OomWatcher {
     kind: Kind,
@@ -31,9 +32,9 @@ enum Kind {
     },
 }
 
-fn os_err(op: &'static str, path: &Path) -> CgroupError {
+fn os_err(op: &'static str, path: &Path) -> Error {
     let e = std::io::Error::last_os_error();
-    CgroupError::Fs { op, path: path.to_owned(), errno: Errno::from_io(&e), hint: String::new() }
+    Error::CgroupFs { op: op.into(), path: path.to_owned(), errno: Errno::from_io(&e), hint: String::new() }
 }
 
 /// `oom_kill N` of a v2 memory.events text.
@@ -42,12 +43,12 @@ pub fn oom_kills(memory_events: &str) -> u64 {
 }
 
 impl OomWatcher {
-    pub fn new(cg: &Cgroup) -> Result<OomWatcher, CgroupError> {
+    pub fn new(cg: &Cgroup) -> Result<OomWatcher> {
         if let Some(d) = cg.v1_dir("memory") {
             let dir = d.path.clone();
             let oc_path = dir.join("memory.oom_control");
-            let oc = std::fs::File::open(&oc_path).map_err(|e| CgroupError::Fs {
-                op: "opening",
+            let oc = std::fs::File::open(&oc_path).map_err(|e| Error::CgroupFs {
+                op: "opening".into(),
                 path: oc_path.clone(),
                 errno: Errno::from_io(&e),
                 hint: String::new(),
@@ -60,8 +61,8 @@ impl OomWatcher {
             // SAFETY: a new fd owned by nothing else.
             let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
             let ctl = dir.join("cgroup.event_control");
-            fs::write(&ctl, &format!("{} {}", eventfd.as_raw_fd(), oc.as_raw_fd())).map_err(|e| CgroupError::Fs {
-                op: "registering for OOM events in",
+            fs::write(&ctl, &format!("{} {}", eventfd.as_raw_fd(), oc.as_raw_fd())).map_err(|e| Error::CgroupFs {
+                op: "registering for OOM events in".into(),
                 path: ctl,
                 errno: e,
                 hint: String::new(),
@@ -69,7 +70,7 @@ impl OomWatcher {
             return Ok(OomWatcher { kind: Kind::V1 { eventfd, _oom_control: oc.into(), dir } });
         }
         let Some(d) = cg.v2_dir() else {
-            return Err(CgroupError::Other("this cgroup has no memory controller to watch for OOM kills".into()));
+            return Err(Error::Cgroup("this cgroup has no memory controller to watch for OOM kills".into()));
         };
         let events = d.path.join("memory.events");
         // SAFETY: inotify_init1(2) with constant flags; the result is checked before use.
@@ -79,7 +80,7 @@ impl OomWatcher {
         }
         // SAFETY: a new fd owned by nothing else.
         let inotify = unsafe { OwnedFd::from_raw_fd(ifd) };
-        let c = CString::new(events.as_os_str().as_bytes()).map_err(|_| CgroupError::Other("NUL in a cgroup path".into()))?;
+        let c = CString::new(events.as_os_str().as_bytes()).map_err(|_| Error::Cgroup("NUL in a cgroup path".into()))?;
         // SAFETY: a valid inotify fd and a NUL-terminated path that outlives the call.
         if unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) } < 0 {
             return Err(os_err("watching", &events));
@@ -97,7 +98,7 @@ impl OomWatcher {
     }
 
     /// OOM kills since the last call (never blocks).
-    pub fn take(&mut self) -> Result<u64, CgroupError> {
+    pub fn take(&mut self) -> Result<u64> {
         match &mut self.kind {
             Kind::V1 { eventfd, dir, .. } => {
                 let mut n = 0u64;

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
-use super::Errno;
+use crate::error::{Errno, Result};
 
 /// Writes `value`, one write(2) per line: cgroupfs parses one value per write.
 pub fn write(path: &Path, value: &str) -> Result<(), Errno> {

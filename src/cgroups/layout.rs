@@ -8,7 +8,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::CgroupError;
+use crate::error::{Error, Result};
 
 /// The three layouts rt knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,24 +66,24 @@ pub struct Layout {
 
 impl Layout {
     /// Reads /proc/self/cgroup and /proc/self/mountinfo (once each).
-    pub fn detect() -> Result<Layout, CgroupError> {
+    pub fn detect() -> Result<Layout> {
         // fs::read, not read_to_string: /proc files report no size, and std would stat the
         // file and then grow its buffer from 32 bytes: a dozen syscalls for mountinfo.
-        let read = |p: &str| super::fs::read(Path::new(p)).map_err(|e| CgroupError::Layout(format!("reading {p}: {e}")));
+        let read = |p: &str| super::fs::read(Path::new(p)).map_err(|e| Error::CgroupLayout(format!("reading {p}: {e}")));
         let cgroup = read("/proc/self/cgroup")?;
         let mountinfo = read("/proc/self/mountinfo")?;
         Layout::parse(&mountinfo, &cgroup)
     }
 
     /// The pure part of [`Layout::detect`].
-    pub fn parse(mountinfo: &str, proc_cgroup: &str) -> Result<Layout, CgroupError> {
+    pub fn parse(mountinfo: &str, proc_cgroup: &str) -> Result<Layout> {
         let mounts = parse_mountinfo(mountinfo)?;
         let mut v1 = Vec::new();
         let mut v2 = None;
         for line in proc_cgroup.lines().filter(|l| !l.trim().is_empty()) {
             let mut parts = line.splitn(3, ':');
             let (Some(_id), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(CgroupError::Layout(format!("/proc/self/cgroup: malformed line {line:?}")));
+                return Err(Error::CgroupLayout(format!("/proc/self/cgroup: malformed line {line:?}")));
             };
             let own = PathBuf::from(path);
             if ctrls.is_empty() {
@@ -108,7 +108,7 @@ impl Layout {
         let mut hierarchies = v1;
         hierarchies.extend(v2);
         if hierarchies.is_empty() {
-            return Err(CgroupError::Layout("no cgroup hierarchy is mounted (see /proc/self/mountinfo)".into()));
+            return Err(Error::CgroupLayout("no cgroup hierarchy is mounted (see /proc/self/mountinfo)".into()));
         }
         Ok(Layout { hierarchies })
     }
@@ -146,17 +146,17 @@ pub struct Mount {
 }
 
 /// The cgroup and cgroup2 mounts of a mountinfo text, in file order.
-pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, CgroupError> {
+pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         // id parent major:minor root mountpoint options [optional…] - fstype source superoptions
         let fields: Vec<&str> = line.split(' ').collect();
         let sep = fields.iter().position(|f| *f == "-");
         let (Some(sep), true) = (sep, fields.len() >= 5) else {
-            return Err(CgroupError::Layout(format!("/proc/self/mountinfo: malformed line {line:?}")));
+            return Err(Error::CgroupLayout(format!("/proc/self/mountinfo: malformed line {line:?}")));
         };
         let Some(fstype) = fields.get(sep + 1) else {
-            return Err(CgroupError::Layout(format!("/proc/self/mountinfo: malformed line {line:?}")));
+            return Err(Error::CgroupLayout(format!("/proc/self/mountinfo: malformed line {line:?}")));
         };
         // A mount on the same place or on a parent directory hides what was mounted there
         // before (bench.sh's tmpfs over /sys/fs/cgroup and over unified/): drop those.

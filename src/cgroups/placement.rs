@@ -12,7 +12,8 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::layout::{HierarchyKind, Layout};
-use super::{Cgroup, CgroupDir, CgroupError};
+use super::{Cgroup, CgroupDir};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -23,12 +24,12 @@ pub enum Target {
 }
 
 /// `linux.cgroupsPath` (+ the id, for the default) → a cleaned relative path and its base.
-pub fn target(cgroups_path: Option<&Path>, id: &str) -> Result<Target, CgroupError> {
+pub fn target(cgroups_path: Option<&Path>, id: &str) -> Result<Target> {
     let raw = cgroups_path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-    let path_err = |reason: &str| CgroupError::Path { path: raw.clone(), reason: reason.to_owned() };
+    let path_err = |reason: &str| Error::CgroupsPath { path: raw.clone(), reason: reason.to_owned() };
     if raw.is_empty() {
         if id.is_empty() || id.contains('/') || id == "." || id == ".." {
-            return Err(CgroupError::Invalid { field: "container id".into(), reason: format!("{id:?} cannot name a cgroup") });
+            return Err(Error::Spec { field: "container id".into(), message: format!("{id:?} cannot name a cgroup") });
         }
         return Ok(Target::Relative(PathBuf::from(id)));
     }
@@ -71,7 +72,7 @@ fn clean(p: &Path) -> PathBuf {
 }
 
 /// The container's directory in every hierarchy of `layout`.
-pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup> {
     let target = target(cgroups_path, id)?;
     let mut dirs = Vec::with_capacity(layout.hierarchies.len());
     for h in &layout.hierarchies {
@@ -80,7 +81,7 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cg
             Target::Relative(rel) => match h.own_dir() {
                 Some(own) => own.join(rel),
                 None => {
-                    return Err(CgroupError::Path {
+                    return Err(Error::CgroupsPath {
                         path: cgroups_path.map(|p| p.display().to_string()).unwrap_or_default(),
                         reason: format!(
                             "rt's own cgroup {} is outside what is mounted at {} (root {}), so a \

@@ -14,7 +14,8 @@
 
 use oci_spec::runtime::LinuxResources;
 
-use super::{devices, v1, v2, Cgroup, CgroupError};
+use super::{devices, v1, v2, Cgroup};
+use crate::error::{Error, Result};
 
 /// Create: a fresh cgroup, just made. Update: a live one (`rt update`), where the order of
 /// some writes depends on current values and device rules are left alone.
@@ -110,10 +111,10 @@ impl Routing {
         }
     }
 
-    fn need(&self, field: &str, v1_name: &'static str, v2_name: Option<&str>) -> Result<Ver, CgroupError> {
-        self.route(v1_name, v2_name).ok_or_else(|| CgroupError::Unsupported {
+    fn need(&self, field: &str, v1_name: &'static str, v2_name: Option<&str>) -> Result<Ver> {
+        self.route(v1_name, v2_name).ok_or_else(|| Error::Spec {
             field: field.to_owned(),
-            reason: format!(
+            message: format!(
                 "this host has no {v1_name} cgroup controller (it is not mounted{})",
                 match v2_name {
                     Some(_) => "",
@@ -144,9 +145,9 @@ pub(crate) fn set_str(v: &Option<String>) -> Option<&str> {
 }
 
 /// A byte count: positive, or -1 for "no limit".
-pub(crate) fn check_bytes(field: &str, v: i64) -> Result<(), CgroupError> {
+pub(crate) fn check_bytes(field: &str, v: i64) -> Result<()> {
     if v < -1 {
-        return Err(CgroupError::Invalid { field: field.to_owned(), reason: format!("{v} is not a number of bytes (or -1 for no limit)") });
+        return Err(Error::Spec { field: field.to_owned(), message: format!("{v} is not a number of bytes (or -1 for no limit)") });
     }
     Ok(())
 }
@@ -155,7 +156,7 @@ pub(crate) fn check_bytes(field: &str, v: i64) -> Result<(), CgroupError> {
 pub(crate) type MemoryValues = (Option<i64>, Option<i64>, Option<i64>);
 
 /// The memory byte counts that are set, each checked.
-pub(crate) fn memory_values(m: &oci_spec::runtime::LinuxMemory) -> Result<MemoryValues, CgroupError> {
+pub(crate) fn memory_values(m: &oci_spec::runtime::LinuxMemory) -> Result<MemoryValues> {
     let (limit, swap, reservation) = (set_i64(m.limit()), set_i64(m.swap()), set_i64(m.reservation()));
     for (f, v) in [("limit", limit), ("swap", swap), ("reservation", reservation)] {
         if let Some(v) = v {
@@ -165,14 +166,14 @@ pub(crate) fn memory_values(m: &oci_spec::runtime::LinuxMemory) -> Result<Memory
     Ok((limit, swap, reservation))
 }
 
-pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> CgroupError {
-    CgroupError::Invalid { field: field.into(), reason: reason.into() }
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::Spec { field: field.into(), message: reason.into() }
 }
 
 /// The whole plan, in the order the writes happen: devices, memory, cpu, cpuset, pids, block
 /// I/O, hugetlb, network, rdma (no write depends on another group's), then `unified` last so
 /// that its raw values win over the translated ones, as in runc.
-pub fn plan(routing: &Routing, res: &LinuxResources, mode: ApplyMode, current: &Current) -> Result<Plan, CgroupError> {
+pub fn plan(routing: &Routing, res: &LinuxResources, mode: ApplyMode, current: &Current) -> Result<Plan> {
     let mut p = Plan::default();
     let w = &mut p.writes;
 
@@ -308,14 +309,14 @@ pub fn plan(routing: &Routing, res: &LinuxResources, mode: ApplyMode, current: &
 /// Raw cgroup v2 `key: value` pairs, written as given (a value of several lines is written line
 /// by line, as runc does). v1: refused. Hybrid: only for controllers that are not v1 ones here,
 /// and the core `cgroup.*` files.
-fn unified(routing: &Routing, u: &std::collections::HashMap<String, String>) -> Result<Vec<Write>, CgroupError> {
+fn unified(routing: &Routing, u: &std::collections::HashMap<String, String>) -> Result<Vec<Write>> {
     if u.is_empty() {
         return Ok(vec![]);
     }
     if !routing.v2 {
-        return Err(CgroupError::Unsupported {
+        return Err(Error::Spec {
             field: "linux.resources.unified".into(),
-            reason: "this host has no cgroup v2 hierarchy (cgroup v1 only); unified keys need cgroup v2".into(),
+            message: "this host has no cgroup v2 hierarchy (cgroup v1 only); unified keys need cgroup v2".into(),
         });
     }
     let mut keys: Vec<&String> = u.keys().collect();
@@ -331,9 +332,9 @@ fn unified(routing: &Routing, u: &std::collections::HashMap<String, String>) -> 
             return Err(invalid(field, "a key is a cgroup v2 file name of the form CONTROLLER.PARAMETER"));
         }
         if ctrl != "cgroup" && routing.has_v1(v1_name_of(ctrl)) {
-            return Err(CgroupError::Unsupported {
+            return Err(Error::Spec {
                 field,
-                reason: format!(
+                message: format!(
                     "the {ctrl} controller is bound to cgroup v1 on this host (hybrid layout); unified keys can \
                      only set controllers of the cgroup v2 hierarchy"
                 ),
@@ -372,7 +373,7 @@ fn known_controller(c: &str) -> &'static str {
 }
 
 /// `2MB`, `64KB`, `1GB`: the names the kernel gives hugetlb files.
-fn check_page_size(field: &str, s: &str) -> Result<(), CgroupError> {
+fn check_page_size(field: &str, s: &str) -> Result<()> {
     let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &s[digits.len()..];
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || !["KB", "MB", "GB"].contains(&unit) {
@@ -438,7 +439,7 @@ pub fn ignored(routing: &Routing, res: &LinuxResources) -> Vec<&'static str> {
 
 /// `memory.checkBeforeUpdate` (v2): refuse a new limit at or below what the cgroup already
 /// uses, instead of letting the kernel reclaim or OOM-kill to get there.
-pub fn check_memory_usage(res: &LinuxResources, usage: u64) -> Result<(), CgroupError> {
+pub fn check_memory_usage(res: &LinuxResources, usage: u64) -> Result<()> {
     let Some(m) = res.memory() else { return Ok(()) };
     if m.check_before_update() != Some(true) {
         return Ok(());
@@ -454,7 +455,7 @@ pub fn check_memory_usage(res: &LinuxResources, usage: u64) -> Result<(), Cgroup
 }
 
 /// Applies `res` to `cg`: pre-reads what an update needs, plans, then writes.
-pub fn apply(cg: &Cgroup, res: &LinuxResources, mode: ApplyMode) -> Result<(), CgroupError> {
+pub fn apply(cg: &Cgroup, res: &LinuxResources, mode: ApplyMode) -> Result<()> {
     let routing = Routing::of(cg);
     let mut current = Current::default();
     if mode == ApplyMode::Update {
@@ -500,7 +501,7 @@ pub(crate) mod tests {
         p
     }
 
-    fn plan_of(r: &Routing, json: &str) -> Result<Plan, CgroupError> {
+    fn plan_of(r: &Routing, json: &str) -> Result<Plan> {
         plan(r, &res(json), ApplyMode::Create, &Current::default()).map(strip_devices)
     }
 

@@ -5,15 +5,16 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{fs, Cgroup, CgroupDir, CgroupError, Errno};
+use super::{fs, Cgroup, CgroupDir};
+use crate::error::{Errno, Error, Result};
 
-fn fs_err(op: &'static str, path: &Path, errno: Errno, hint: &str) -> CgroupError {
-    CgroupError::Fs { op, path: path.to_owned(), errno, hint: hint.to_owned() }
+fn fs_err(op: &'static str, path: &Path, errno: Errno, hint: &str) -> Error {
+    Error::CgroupFs { op: op.into(), path: path.to_owned(), errno, hint: hint.to_owned() }
 }
 
 /// mkdir -p in every hierarchy, then per hierarchy what a new cgroup needs before a process can
 /// join it. Everything this call made is removed again if a later step fails.
-pub fn create(cg: &Cgroup) -> Result<(), CgroupError> {
+pub fn create(cg: &Cgroup) -> Result<()> {
     let mut made: Vec<PathBuf> = Vec::new();
     let result = (|| {
         for d in &cg.dirs {
@@ -43,10 +44,10 @@ pub fn create(cg: &Cgroup) -> Result<(), CgroupError> {
 
 /// Creates `d.path` and any missing parents below the mountpoint. Returns the deepest directory
 /// that existed before, and the ones made (top-down). The common case is one mkdir.
-fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathBuf>), CgroupError> {
+fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathBuf>), Error> {
     let parent = |p: &Path| p.parent().map(Path::to_path_buf).unwrap_or_default();
     if d.path == d.mount || !d.path.starts_with(&d.mount) {
-        return Err(CgroupError::Other(format!("internal error: {} is not below {}", d.path.display(), d.mount.display())));
+        return Err(Error::Cgroup(format!("internal error: {} is not below {}", d.path.display(), d.mount.display())));
     }
     match fs::mkdir(&d.path) {
         Ok(true) => {
@@ -78,7 +79,7 @@ fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathB
 
 /// v1 cpuset: a new cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, and no process can
 /// join it until they are set. Copy them down from the nearest ancestor that has them.
-fn init_cpuset(d: &CgroupDir, existing: &Path, new: &[PathBuf]) -> Result<(), CgroupError> {
+fn init_cpuset(d: &CgroupDir, existing: &Path, new: &[PathBuf]) -> Result<()> {
     let mut from = existing.to_owned();
     let (cpus, mems) = loop {
         let read = |f: &str| fs::read(&from.join(f)).map(|s| s.trim().to_owned()).map_err(|e| fs_err("reading", &from.join(f), e, ""));
@@ -136,7 +137,7 @@ pub fn may_delegate(dir: &Path) -> bool {
     fs::read(&dir.join("cgroup.procs")).is_ok_and(|t| t.trim().is_empty())
 }
 
-pub fn clone_into_fd(cg: &Cgroup) -> Result<Option<OwnedFd>, CgroupError> {
+pub fn clone_into_fd(cg: &Cgroup) -> Result<Option<OwnedFd>> {
     let Some(d) = cg.v2_dir() else {
         return Ok(None);
     };
@@ -148,7 +149,7 @@ pub fn clone_into_fd(cg: &Cgroup) -> Result<Option<OwnedFd>, CgroupError> {
     Ok(Some(f.into()))
 }
 
-pub fn add_pid(cg: &Cgroup, pid: i32, placed_by_clone: bool) -> Result<(), CgroupError> {
+pub fn add_pid(cg: &Cgroup, pid: i32, placed_by_clone: bool) -> Result<()> {
     let value = pid.to_string();
     for d in &cg.dirs {
         if d.v2 && placed_by_clone {
@@ -161,18 +162,18 @@ pub fn add_pid(cg: &Cgroup, pid: i32, placed_by_clone: bool) -> Result<(), Cgrou
                 (libc::EBUSY, true) => " (cgroup v2 puts processes only in cgroups without controllers enabled for children)",
                 _ => "",
             };
-            CgroupError::AddPid { pid, path: p.clone(), errno: e, hint: hint.to_owned() }
+            Error::AddPid { pid, path: p.clone(), errno: e, hint: hint.to_owned() }
         })?;
     }
     Ok(())
 }
 
-pub fn place_self(cg: &Cgroup) -> Result<(), CgroupError> {
+pub fn place_self(cg: &Cgroup) -> Result<()> {
     for d in cg.dirs.iter().filter(|d| !d.v2) {
         let p = d.path.join("tasks");
         fs::write(&p, "0").map_err(|e| {
             let hint = if e.0 == libc::ENOSPC { " (the cpuset has no cpus or mems)" } else { "" };
-            CgroupError::AddPid { pid: 0, path: p.clone(), errno: e, hint: hint.to_owned() }
+            Error::AddPid { pid: 0, path: p.clone(), errno: e, hint: hint.to_owned() }
         })?;
     }
     Ok(())
@@ -182,7 +183,7 @@ pub fn place_self(cg: &Cgroup) -> Result<(), CgroupError> {
 /// about a second in all.
 const RMDIR_ATTEMPTS: u32 = 11;
 
-pub fn destroy(cg: &Cgroup) -> Result<(), CgroupError> {
+pub fn destroy(cg: &Cgroup) -> Result<()> {
     let mut first = None;
     for d in &cg.dirs {
         if let Err(e) = remove_tree(&d.path) {
@@ -193,7 +194,7 @@ pub fn destroy(cg: &Cgroup) -> Result<(), CgroupError> {
 }
 
 /// rmdir `dir`, after the cgroups the container may have made below it.
-fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
+fn remove_tree(dir: &Path) -> Result<()> {
     for attempt in 0..RMDIR_ATTEMPTS {
         match fs::rmdir(dir) {
             Ok(()) | Err(Errno(libc::ENOENT)) => return Ok(()),
@@ -214,7 +215,7 @@ fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
 }
 
 /// Removes the sub-cgroups of `dir`; whether there were any.
-fn remove_children(dir: &Path) -> Result<bool, CgroupError> {
+fn remove_children(dir: &Path) -> Result<bool> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(false);
     };

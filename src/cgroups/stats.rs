@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{fs, Cgroup, CgroupError};
+use super::{fs, Cgroup};
+use crate::error::Result;
 
 fn zero(v: &u64) -> bool {
     *v == 0
@@ -270,7 +271,7 @@ fn v1_entry(dir: &Path, prefix: &str) -> MemoryEntry {
 /// USER_HZ: the unit of cpuacct.stat, fixed at 100 by the kernel ABI.
 const USER_HZ: u64 = 100;
 
-pub fn read(cg: &Cgroup) -> Result<Stats, CgroupError> {
+pub fn read(cg: &Cgroup) -> Result<Stats> {
     let mut s = Stats::default();
     let v2 = cg.v2_dir().map(|d| d.path.as_path());
     let v1 = |c: &str| cg.v1_dir(c).map(|d| d.path.as_path());

@@ -4,7 +4,7 @@
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory};
 
 use super::resources::{check_bytes, invalid, set_i64, set_u64, ApplyMode, Ver, Write};
-use super::CgroupError;
+use crate::error::Result;
 
 pub fn memory_is_set(m: &LinuxMemory) -> bool {
     set_i64(m.limit()).is_some()
@@ -25,7 +25,7 @@ pub fn memory_is_set(m: &LinuxMemory) -> bool {
 /// current values. Rather than reading them (runc reads memory.limit_in_bytes on every update),
 /// the limit goes first and, if the kernel says EINVAL, again after memsw: on a new cgroup the
 /// first order always works.
-pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupError> {
+pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>> {
     let (limit, swap, reservation) = super::resources::memory_values(m)?;
     if let (Some(l), Some(s)) = (limit, swap) {
         if s != -1 && (l == -1 || s < l) {
@@ -74,7 +74,7 @@ pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupErro
 
 /// The kernel clamps cpu.shares to 2..=262144 silently; runc reads the value back to notice.
 /// Checking here costs nothing and says which field.
-pub fn check_shares(shares: u64) -> Result<(), CgroupError> {
+pub fn check_shares(shares: u64) -> Result<()> {
     if !(2..=262_144).contains(&shares) {
         return Err(invalid("linux.resources.cpu.shares", format!("{shares} is outside the range the kernel accepts (2 to 262144)")));
     }
@@ -84,7 +84,7 @@ pub fn check_shares(shares: u64) -> Result<(), CgroupError> {
 /// cpu.shares, cpu.cfs_period_us / cfs_burst_us / cfs_quota_us, cpu.idle, cpu.rt_period_us /
 /// rt_runtime_us. Period and burst are checked by the kernel against the quota in place, so
 /// they may have to follow it: deferred on EINVAL (see [`Write::defer_on_einval`]).
-pub fn cpu(c: &LinuxCpu) -> Result<Vec<Write>, CgroupError> {
+pub fn cpu(c: &LinuxCpu) -> Result<Vec<Write>> {
     const F: &str = "linux.resources.cpu";
     let mut w = Vec::new();
     if let Some(s) = set_u64(c.shares()) {
@@ -124,7 +124,7 @@ pub fn blkio_is_set(b: &LinuxBlockIo) -> bool {
 }
 
 /// The runtime spec gives 10 to 1000 for every block I/O weight.
-pub fn check_weight(field: &str, w: u16) -> Result<(), CgroupError> {
+pub fn check_weight(field: &str, w: u16) -> Result<()> {
     if !(10..=1000).contains(&w) {
         return Err(invalid(field, format!("{w} is outside 10 to 1000")));
     }
@@ -132,7 +132,7 @@ pub fn check_weight(field: &str, w: u16) -> Result<(), CgroupError> {
 }
 
 /// `major:minor` of a device entry.
-pub fn device(field: &str, major: i64, minor: i64) -> Result<String, CgroupError> {
+pub fn device(field: &str, major: i64, minor: i64) -> Result<String> {
     if !(0..=i64::from(u32::MAX)).contains(&major) || !(0..=i64::from(u32::MAX)).contains(&minor) {
         return Err(invalid(field, format!("{major}:{minor} is not a device number")));
     }
@@ -159,7 +159,7 @@ pub fn throttle_list(b: &LinuxBlockIo, i: usize) -> &[oci_spec::runtime::LinuxTh
 
 /// blkio.weight (CFQ) or blkio.bfq.weight (BFQ, the only one on kernels since 5.0), leaf
 /// weights (CFQ only), per-device weights, and the throttle files.
-pub fn blkio(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
+pub fn blkio(b: &LinuxBlockIo) -> Result<Vec<Write>> {
     const F: &str = "linux.resources.blockIO";
     let mut w = Vec::new();
     if let Some(v) = b.weight().filter(|&v| v != 0) {

@@ -20,7 +20,7 @@ use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory};
 
 use super::resources::{invalid, set_i64, set_u64, ApplyMode, Ver, Write};
 use super::v1::{check_shares, check_weight, device, throttle_list, THROTTLES};
-use super::CgroupError;
+use crate::error::Result;
 
 pub fn memory_is_set(m: &LinuxMemory) -> bool {
     set_i64(m.limit()).is_some() || set_i64(m.reservation()).is_some() || set_i64(m.swap()).is_some()
@@ -35,7 +35,7 @@ fn max_or(v: i64) -> String {
 }
 
 /// The spec's memory+swap → v2's swap alone (runc's ConvertMemorySwapToCgroupV2Value).
-pub fn swap_value(swap: i64, limit: Option<i64>) -> Result<i64, CgroupError> {
+pub fn swap_value(swap: i64, limit: Option<i64>) -> Result<i64> {
     const F: &str = "linux.resources.memory.swap";
     match (swap, limit) {
         (-1, _) => Ok(-1),
@@ -52,7 +52,7 @@ pub fn swap_value(swap: i64, limit: Option<i64>) -> Result<i64, CgroupError> {
 }
 
 /// memory.swap.max, memory.max, memory.low (runc's order).
-pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>, CgroupError> {
+pub fn memory(m: &LinuxMemory, mode: ApplyMode) -> Result<Vec<Write>> {
     const F: &str = "linux.resources.memory";
     let (limit, swap, reservation) = super::resources::memory_values(m)?;
     let mut w = Vec::new();
@@ -101,7 +101,7 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 /// cpu.max takes "QUOTA PERIOD" or "QUOTA" alone (the period stays). A quota alone is written
 /// alone, which keeps a period set earlier; a period alone needs the quota: "max" on a new
 /// cgroup, the current one on update (`current_cpu_max`, read by the caller).
-pub fn cpu(c: &LinuxCpu, mode: ApplyMode, current_cpu_max: Option<&str>) -> Result<Vec<Write>, CgroupError> {
+pub fn cpu(c: &LinuxCpu, mode: ApplyMode, current_cpu_max: Option<&str>) -> Result<Vec<Write>> {
     const F: &str = "linux.resources.cpu";
     let mut w = Vec::new();
     if let Some(i) = c.idle() {
@@ -147,7 +147,7 @@ pub fn blkio_weight_to_io_weight(w: u16) -> u64 {
 }
 
 /// io.bfq.weight (or io.weight), per-device weights, io.max.
-pub fn io(b: &LinuxBlockIo) -> Result<Vec<Write>, CgroupError> {
+pub fn io(b: &LinuxBlockIo) -> Result<Vec<Write>> {
     const F: &str = "linux.resources.blockIO";
     let mut w = Vec::new();
     if let Some(v) = b.weight().filter(|&v| v != 0) {
@@ -185,7 +185,7 @@ mod tests {
     use crate::cgroups::resources::tests::{hybrid_here, pure_v2, res, strip_devices, triples};
     use crate::cgroups::resources::{plan, Current, Plan};
 
-    fn p_mode(json: &str, mode: ApplyMode, cur: &Current) -> Result<Plan, CgroupError> {
+    fn p_mode(json: &str, mode: ApplyMode, cur: &Current) -> Result<Plan> {
         plan(&pure_v2(), &res(json), mode, cur).map(strip_devices)
     }
     fn t(json: &str) -> Vec<(String, String)> {
