@@ -2,12 +2,8 @@
 
 pub mod arena;
 pub mod cgroups;
-pub mod channel;
-pub mod container;
-pub mod control;
 pub mod error;
-pub mod features;
-pub mod init;
+pub mod launch;
 pub mod logging;
 pub mod namespaces;
 pub mod process;
@@ -17,3 +13,4 @@ pub mod spec;
 pub mod state;
 pub mod sys;
 pub mod user;
+pub mod verbs;

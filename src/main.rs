@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOC: rt::arena::Bump = rt::arena::Bump;
 
-use rt::container::{self, CreateOptions, Global, ListFormat};
 use rt::error::Error;
+use rt::launch::CreateOptions;
+use rt::verbs::{self, Global};
 use rt::{logging, spec};
 
 #[derive(Parser)]
@@ -140,7 +141,7 @@ enum Cmd {
     Update {
         id: String,
         #[command(flatten)]
-        flags: Box<rt::control::UpdateFlags>,
+        flags: Box<UpdateArgs>,
     },
     /// display container events such as OOM notifications, cpu, memory, and IO usage statistics
     Events {
@@ -156,7 +157,7 @@ enum Cmd {
     Ps {
         /// select one of: table or json
         #[arg(short = 'f', long, value_enum, default_value = "table")]
-        format: rt::control::PsFormat,
+        format: PsFormat,
         id: String,
         /// options passed to ps (default -ef)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -215,38 +216,39 @@ fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
 /// Runs a verb; an error comes back with the verb name when runc prefixes it ("rt create failed").
 fn dispatch(g: &Global, cmd: Cmd) -> Result<i32, (Option<&'static str>, Error)> {
     let plain = |e| (None, e);
+    let done = |r: Result<(), Error>| r.map(|()| 0).map_err(plain);
     match cmd {
         Cmd::Create { id, args } => {
             let (id, o) = create_options(id, args).map_err(|e| (Some("create"), e))?;
-            container::create(g, &id, &o).map_err(|e| (Some("create"), e))?;
+            verbs::create::create(g, &id, &o).map_err(|e| (Some("create"), e))?;
             Ok(0)
         }
         Cmd::Run { id, args, detach, keep, no_subreaper: _ } => {
             let (id, o) = create_options(id, args).map_err(|e| (Some("run"), e))?;
-            container::run(g, &id, &o, detach, keep).map_err(|e| (Some("run"), e))
+            verbs::create::run(g, &id, &o, detach, keep).map_err(|e| (Some("run"), e))
         }
-        Cmd::Start { id } => container::start(g, &id).map(|()| 0).map_err(plain),
+        Cmd::Start { id } => done(verbs::start::start(g, &id)),
         Cmd::State { id } => {
-            print!("{}", container::state(g, &id).map_err(plain)?);
+            print!("{}", verbs::state::state(g, &id).map_err(plain)?);
             Ok(0)
         }
         Cmd::List { format, quiet } => {
-            print!("{}", container::list(g, format, quiet).map_err(plain)?);
+            print!("{}", verbs::state::list(g, format.into(), quiet).map_err(plain)?);
             Ok(0)
         }
-        Cmd::Kill { all, id, signal } => container::kill(g, &id, signal.as_deref().unwrap_or("SIGTERM"), all).map(|()| 0).map_err(plain),
-        Cmd::Delete { force, id } => container::delete(g, &id, force).map(|()| 0).map_err(plain),
-        Cmd::Spec { bundle, rootless } => write_spec(bundle.as_deref(), rootless).map(|()| 0).map_err(plain),
+        Cmd::Kill { all, id, signal } => done(verbs::kill::kill(g, &id, signal.as_deref().unwrap_or("SIGTERM"), all)),
+        Cmd::Delete { force, id } => done(verbs::delete::delete(g, &id, force)),
+        Cmd::Spec { bundle, rootless } => done(verbs::spec::write_spec(bundle.as_deref(), rootless)),
         Cmd::Features => {
-            print!("{}", rt::features::json().map_err(plain)?);
+            print!("{}", verbs::features::json().map_err(plain)?);
             Ok(0)
         }
-        Cmd::Pause { id } => rt::control::pause(g, &id).map(|()| 0).map_err(plain),
-        Cmd::Resume { id } => rt::control::resume(g, &id).map(|()| 0).map_err(plain),
-        Cmd::Update { id, flags } => rt::control::update_cli(g, &id, &flags).map(|()| 0).map_err(plain),
-        Cmd::Events { id, interval, stats } => rt::control::events(g, &id, &interval, stats, &mut std::io::stdout().lock()).map(|()| 0).map_err(plain),
+        Cmd::Pause { id } => done(verbs::pause::pause(g, &id)),
+        Cmd::Resume { id } => done(verbs::pause::resume(g, &id)),
+        Cmd::Update { id, flags } => done(verbs::update::update_from(g, &id, &(*flags).into())),
+        Cmd::Events { id, interval, stats } => done(verbs::events::events(g, &id, &interval, stats, &mut std::io::stdout().lock())),
         Cmd::Ps { format, id, ps_args } => {
-            print!("{}", rt::control::ps(g, &id, format, &ps_args).map_err(plain)?);
+            print!("{}", verbs::ps::ps(g, &id, format.into(), &ps_args).map_err(plain)?);
             Ok(0)
         }
     }
@@ -284,13 +286,142 @@ fn version() -> String {
     format!("rt version {}\ncommit: {}\nspec: {}\n", env!("CARGO_PKG_VERSION"), option_env!("RT_COMMIT").unwrap_or("unknown"), spec::OCI_VERSION)
 }
 
-/// `spec`: runc's default config.json (tab-indented, no trailing newline), refusing to
-/// overwrite one.
-fn write_spec(bundle: Option<&Path>, rootless: bool) -> Result<(), Error> {
-    let path = bundle.unwrap_or(Path::new(".")).join("config.json");
-    if path.exists() {
-        return Err(Error::msg("File config.json exists. Remove it first"));
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+}
+
+impl From<ListFormat> for verbs::state::ListFormat {
+    fn from(f: ListFormat) -> Self {
+        match f {
+            ListFormat::Table => verbs::state::ListFormat::Table,
+            ListFormat::Json => verbs::state::ListFormat::Json,
+        }
     }
-    let text = spec::default_config(rootless);
-    std::fs::write(&path, text).map_err(|e| Error::io(format!("write {}", path.display()), e))
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PsFormat {
+    Table,
+    Json,
+}
+
+impl From<PsFormat> for verbs::ps::PsFormat {
+    fn from(f: PsFormat) -> Self {
+        match f {
+            PsFormat::Table => verbs::ps::PsFormat::Table,
+            PsFormat::Json => verbs::ps::PsFormat::Json,
+        }
+    }
+}
+
+/// `update`'s flags, as runc has them; their values stay text for verbs::update to parse.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct UpdateArgs {
+    /// path to the file containing the resources to update or '-' to read from the standard input
+    /// (runc's LinuxResources JSON; zero or empty values mean "unchanged"); all other options are then ignored
+    #[arg(short = 'r', long)]
+    resources: Option<String>,
+    /// Specifies per cgroup weight, range is from 10 to 1000
+    #[arg(long = "blkio-weight", value_name = "value")]
+    blkio_weight: Option<String>,
+    /// CPU CFS period to be used for hardcapping (in usecs). 0 to use system default
+    #[arg(long = "cpu-period", value_name = "value")]
+    cpu_period: Option<String>,
+    /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period
+    #[arg(long = "cpu-quota", value_name = "value", allow_hyphen_values = true)]
+    cpu_quota: Option<String>,
+    /// CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst in a given period
+    #[arg(long = "cpu-burst", value_name = "value")]
+    cpu_burst: Option<String>,
+    /// CPU shares (relative weight vs. other containers)
+    #[arg(long = "cpu-share", value_name = "value")]
+    cpu_share: Option<String>,
+    /// CPU realtime period to be used for hardcapping (in usecs). 0 to use system default
+    #[arg(long = "cpu-rt-period", value_name = "value")]
+    cpu_rt_period: Option<String>,
+    /// CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period
+    #[arg(long = "cpu-rt-runtime", value_name = "value", allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<String>,
+    /// set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE
+    #[arg(long = "cpu-idle", value_name = "value")]
+    cpu_idle: Option<String>,
+    /// CPU(s) to use
+    #[arg(long = "cpuset-cpus", value_name = "value")]
+    cpuset_cpus: Option<String>,
+    /// Memory node(s) to use
+    #[arg(long = "cpuset-mems", value_name = "value")]
+    cpuset_mems: Option<String>,
+    /// Memory limit (in bytes; or with a unit: 64m, 1g)
+    #[arg(long, value_name = "value", allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory reservation or soft_limit (in bytes)
+    #[arg(long = "memory-reservation", value_name = "value", allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    /// Total memory usage (memory + swap); set '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "value", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Maximum number of pids allowed in the container
+    #[arg(long = "pids-limit", value_name = "value", allow_hyphen_values = true)]
+    pids_limit: Option<String>,
+    /// Kernel memory limit: not supported (kernels since 5.16 have no kernel memory limits)
+    #[arg(long = "kernel-memory", value_name = "value", hide = true, allow_hyphen_values = true)]
+    kernel_memory: Option<String>,
+    /// Kernel memory limit for TCP buffers: not supported
+    #[arg(long = "kernel-memory-tcp", value_name = "value", hide = true, allow_hyphen_values = true)]
+    kernel_memory_tcp: Option<String>,
+    /// The string of Intel RDT/CAT L3 cache schema: not supported
+    #[arg(long = "l3-cache-schema", value_name = "value", hide = true)]
+    l3_cache_schema: Option<String>,
+    /// The string of Intel RDT/MBA memory bandwidth schema: not supported
+    #[arg(long = "mem-bw-schema", value_name = "value", hide = true)]
+    mem_bw_schema: Option<String>,
+}
+
+impl From<UpdateArgs> for verbs::update::UpdateFlags {
+    fn from(a: UpdateArgs) -> Self {
+        let UpdateArgs {
+            resources,
+            blkio_weight,
+            cpu_period,
+            cpu_quota,
+            cpu_burst,
+            cpu_share,
+            cpu_rt_period,
+            cpu_rt_runtime,
+            cpu_idle,
+            cpuset_cpus,
+            cpuset_mems,
+            memory,
+            memory_reservation,
+            memory_swap,
+            pids_limit,
+            kernel_memory,
+            kernel_memory_tcp,
+            l3_cache_schema,
+            mem_bw_schema,
+        } = a;
+        verbs::update::UpdateFlags {
+            resources,
+            blkio_weight,
+            cpu_period,
+            cpu_quota,
+            cpu_burst,
+            cpu_share,
+            cpu_rt_period,
+            cpu_rt_runtime,
+            cpu_idle,
+            cpuset_cpus,
+            cpuset_mems,
+            memory,
+            memory_reservation,
+            memory_swap,
+            pids_limit,
+            kernel_memory,
+            kernel_memory_tcp,
+            l3_cache_schema,
+            mem_bw_schema,
+        }
+    }
 }

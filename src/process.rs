@@ -6,7 +6,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxCapabilities, LinuxPersonalityDomain, PosixRlimitType, Process, Spec};
+use oci_spec::runtime::{LinuxCapabilities, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain, PosixRlimitType, Process};
 
 use crate::error::{Context, Error, Result};
 use crate::rootfs::paths;
@@ -77,19 +77,28 @@ pub fn check_passed_fds(n: u32) -> Result<()> {
     }
 }
 
-/// `listen_fds`: the caller's `LISTEN_FDS` (socket activation), passed on as runc does.
-pub fn plan(spec: &Spec, preserve_fds: u32, listen_fds: Option<u32>, keyring: Option<String>) -> Result<ProcessPlan> {
-    let p: &Process = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
+/// What a process gets from its container besides its own `process` object: create and exec
+/// plan the same [`Process`] type against it.
+#[derive(Debug, Default)]
+pub struct ProcessContext<'a> {
+    pub personality: Option<&'a LinuxPersonality>,
+    pub memory_policy: Option<&'a LinuxMemoryPolicy>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// The caller's `LISTEN_FDS` (socket activation), passed on as runc does.
+    pub listen_fds: Option<u32>,
+    pub session_keyring: Option<String>,
+}
+
+pub fn plan(p: &Process, ctx: ProcessContext) -> Result<ProcessPlan> {
     let user = p.user();
     let mut env = p.env().clone().unwrap_or_default();
-    if let Some(n) = listen_fds {
+    if let Some(n) = ctx.listen_fds {
         env.push(format!("LISTEN_FDS={n}"));
         env.push("LISTEN_PID=1".to_owned());
     }
-    if let Some(flags) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()).and_then(|p| p.flags().as_ref()) {
-        if !flags.is_empty() {
-            return Err(Error::spec("linux.personality.flags", "runtime-spec defines no flags yet"));
-        }
+    if ctx.personality.and_then(|p| p.flags().as_ref()).is_some_and(|f| !f.is_empty()) {
+        return Err(Error::spec("linux.personality.flags", "runtime-spec defines no flags yet"));
     }
     Ok(ProcessPlan {
         args: p.args().clone().unwrap_or_default(),
@@ -103,17 +112,17 @@ pub fn plan(spec: &Spec, preserve_fds: u32, listen_fds: Option<u32>, keyring: Op
         rlimits: p.rlimits().iter().flatten().enumerate().map(|(i, r)| rlimit(i, r.typ(), r.soft(), r.hard())).collect(),
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
-        personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()).map(|pers| {
+        personality: ctx.personality.map(|pers| {
             let base = match pers.domain() {
                 LinuxPersonalityDomain::PerLinux => 0x0000,
                 LinuxPersonalityDomain::PerLinux32 => 0x0008,
             };
             base as libc::c_ulong
         }),
-        preserve_fds: preserve_fds + listen_fds.unwrap_or(0),
-        session_keyring: keyring,
+        preserve_fds: ctx.preserve_fds + ctx.listen_fds.unwrap_or(0),
+        session_keyring: ctx.session_keyring,
         rt_binary: own_binary(),
-        scheduling: scheduling::plan(spec)?,
+        scheduling: scheduling::plan(p, ctx.memory_policy)?,
     })
 }
 
@@ -203,10 +212,10 @@ pub fn apply_rlimits(rlimits: &[Rlimit]) -> Result<()> {
     Ok(())
 }
 
-/// Through the host's procfs handle (see init.rs): the container cannot interpose anything.
+/// Through the host's procfs handle (see launch/child.rs): the container cannot interpose anything.
 pub fn write_oom_score_adj(proc_: BorrowedFd, v: i32) -> Result<()> {
-    let f = sys::openat2(proc_, Path::new("self/oom_score_adj"), libc::O_WRONLY, 0, crate::init::PROC_RESOLVE)
-        .ctx("process.oomScoreAdj: open /proc/self/oom_score_adj")?;
+    let f =
+        sys::openat2(proc_, Path::new("self/oom_score_adj"), libc::O_WRONLY, 0, sys::PROC_RESOLVE).ctx("process.oomScoreAdj: open /proc/self/oom_score_adj")?;
     sys::write_all(f.as_fd(), v.to_string().as_bytes()).with_ctx(|| format!("process.oomScoreAdj: write {v}"))
 }
 
@@ -466,16 +475,16 @@ pub fn exec(exe: &Executable, p: &ProcessPlan, env: &[String]) -> Error {
 mod tests {
     use super::*;
 
-    fn spec(process: serde_json::Value) -> Spec {
-        serde_json::from_value(serde_json::json!({"ociVersion": "1.3.0", "process": process})).unwrap()
+    fn process(v: serde_json::Value) -> Process {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
     fn caps_become_masks() {
-        let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "capabilities": {
+        let s = process(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "capabilities": {
             "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"],
             "effective": ["CAP_KILL"], "ambient": ["CAP_KILL"]}}));
-        let p = plan(&s, 0, None, None).unwrap();
+        let p = plan(&s, ProcessContext::default()).unwrap();
         let c = p.caps.unwrap();
         assert_eq!(c.bounding, 0x2000_0420);
         assert_eq!(c.effective, 1 << 5);
@@ -493,8 +502,8 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6]}, "args": ["sh"]}));
-        let p = plan(&s, 2, Some(1), None).unwrap();
+        let s = process(serde_json::json!({"cwd": "/", "user": {"uid": 1000, "gid": 100, "additionalGids": [5, 6]}, "args": ["sh"]}));
+        let p = plan(&s, ProcessContext { preserve_fds: 2, listen_fds: Some(1), ..Default::default() }).unwrap();
         assert_eq!(p.umask, 0o022);
         assert!(p.caps.is_none());
         assert_eq!(p.additional_gids, vec![5, 6]);
@@ -510,8 +519,8 @@ mod tests {
 
     #[test]
     fn rlimit_fields() {
-        let s = spec(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]}));
-        let p = plan(&s, 0, None, None).unwrap();
+        let s = process(serde_json::json!({"cwd": "/", "user": {"uid": 0, "gid": 0}, "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}]}));
+        let p = plan(&s, ProcessContext::default()).unwrap();
         assert_eq!(p.rlimits, vec![Rlimit { resource: libc::RLIMIT_NOFILE as i32, soft: 10, hard: 20, field: "process.rlimits[0] (RLIMIT_NOFILE)".into() }]);
     }
 

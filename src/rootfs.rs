@@ -23,7 +23,6 @@ pub use crate::cgroups::ContainerMount as CgroupMount;
 
 /// Everything the init needs to build the root, decided before the clone.
 pub struct RootfsPlan {
-    pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub root_propagation: libc::c_ulong,
     pub readonly: bool,
@@ -33,9 +32,28 @@ pub struct RootfsPlan {
     pub nodes: Vec<devices::Node>,
     pub cgroup_mounts: Vec<CgroupMount>,
     pub own_cgroup_ns: bool,
+    /// `mounts`, checked and parsed.
+    pub mounts: Vec<mounts::MountStep>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
 }
 
-pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool, cgroup_mounts: Vec<CgroupMount>, own_cgroup_ns: bool) -> Result<RootfsPlan> {
+/// What shapes the root besides the config.
+pub struct RootfsContext<'a> {
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub no_pivot: bool,
+    pub cgroup_mounts: Vec<CgroupMount>,
+    pub own_cgroup_ns: bool,
+    /// The container has a mount namespace: without one, `mounts` and the paths are skipped.
+    pub mount_ns: bool,
+    /// It joins a mount namespace: bind sources are that namespace's, not rt's.
+    pub joins_mount_ns: bool,
+}
+
+/// Checks and plans everything about the root: a bad mount is refused here, before anything
+/// exists.
+pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
     let linux = spec.linux().as_ref();
     let root_propagation = match linux.and_then(|l| l.rootfs_propagation().as_deref()).unwrap_or("") {
         "" => libc::MS_SLAVE | libc::MS_REC,
@@ -49,21 +67,26 @@ pub fn plan(spec: &Spec, bundle: &Path, rootfs: &Path, no_pivot: bool, cgroup_mo
             && (m.typ().as_deref() == Some("bind") || mounts::parse_options(m.options().as_deref().unwrap_or_default()).is_bind())
     });
     let nodes = if setup_dev { devices::plan(linux.and_then(|l| l.devices().as_deref()).unwrap_or_default())? } else { vec![] };
+    let all = if ctx.mount_ns { spec.mounts().as_deref().unwrap_or_default() } else { &[] };
+    let mounts = all.iter().enumerate().map(|(i, m)| mounts::plan(i, m, ctx.bundle, !ctx.joins_mount_ns)).collect::<Result<Vec<_>>>()?;
+    let paths = |l: Option<&Vec<String>>| if ctx.mount_ns { l.cloned().unwrap_or_default() } else { vec![] };
     Ok(RootfsPlan {
-        bundle: bundle.to_owned(),
-        rootfs: rootfs.to_owned(),
+        rootfs: ctx.rootfs.to_owned(),
         root_propagation,
         readonly: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
-        no_pivot,
+        no_pivot: ctx.no_pivot,
         setup_dev,
         nodes,
-        cgroup_mounts,
-        own_cgroup_ns,
+        cgroup_mounts: ctx.cgroup_mounts,
+        own_cgroup_ns: ctx.own_cgroup_ns,
+        mounts,
+        masked_paths: paths(linux.and_then(|l| l.masked_paths().as_ref())),
+        readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
     })
 }
 
 /// Builds the root and switches to it. Runs in the init, in its own mount namespace.
-pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
+pub fn setup(plan: &RootfsPlan) -> Result<()> {
     // An unbindable / would refuse the rootfs bind below: that one is applied after pivot_root.
     let base = if plan.root_propagation & libc::MS_UNBINDABLE != 0 { libc::MS_SLAVE | libc::MS_REC } else { plan.root_propagation };
     sys::mount(None, Path::new("/"), None, base, None).ctx("linux.rootfsPropagation: set propagation of /")?;
@@ -75,10 +98,10 @@ pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
         .with_ctx(|| format!("root.path: bind {} onto itself", plan.rootfs.display()))?;
     let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).with_ctx(|| format!("root.path: open {}", plan.rootfs.display()))?;
 
-    let ctx = mounts::MountContext::new(&plan.bundle, root.as_fd());
+    let ctx = mounts::MountContext::new(root.as_fd());
     let cgroupfs = |dest: &Path, opts: &mounts::MountOptions| mount_cgroupfs(root.as_fd(), dest, opts, plan);
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts::mount_one(&ctx, i, m, &cgroupfs)?;
+    for m in &plan.mounts {
+        mounts::mount_one(&ctx, m, &cgroupfs)?;
     }
 
     if plan.setup_dev {
@@ -89,16 +112,14 @@ pub fn setup(plan: &RootfsPlan, spec: &Spec) -> Result<()> {
         devices::create_links(root.as_fd(), &mut cache)?;
     }
 
-    if let Some(linux) = spec.linux() {
-        if let Some(masked) = linux.masked_paths().as_ref().filter(|m| !m.is_empty()) {
-            let null = dev_null(root.as_fd())?;
-            for (i, p) in masked.iter().enumerate() {
-                mask(root.as_fd(), Path::new(p), null.as_fd()).prefix(|| format!("linux.maskedPaths[{i}] ({p})"))?;
-            }
+    if !plan.masked_paths.is_empty() {
+        let null = dev_null(root.as_fd())?;
+        for (i, p) in plan.masked_paths.iter().enumerate() {
+            mask(root.as_fd(), Path::new(p), null.as_fd()).prefix(|| format!("linux.maskedPaths[{i}] ({p})"))?;
         }
-        for (i, p) in linux.readonly_paths().iter().flatten().enumerate() {
-            make_readonly(root.as_fd(), Path::new(p)).prefix(|| format!("linux.readonlyPaths[{i}] ({p})"))?;
-        }
+    }
+    for (i, p) in plan.readonly_paths.iter().enumerate() {
+        make_readonly(root.as_fd(), Path::new(p)).prefix(|| format!("linux.readonlyPaths[{i}] ({p})"))?;
     }
     drop(root);
 
@@ -305,17 +326,29 @@ mod tests {
         serde_json::from_value(v).unwrap()
     }
 
+    fn ctx() -> RootfsContext<'static> {
+        RootfsContext {
+            bundle: Path::new("/b"),
+            rootfs: Path::new("/b/rootfs"),
+            no_pivot: false,
+            cgroup_mounts: vec![],
+            own_cgroup_ns: true,
+            mount_ns: true,
+            joins_mount_ns: false,
+        }
+    }
+
     #[test]
     fn propagation_and_dev() {
         let s = spec(serde_json::json!({"ociVersion": "1.3.0", "linux": {"rootfsPropagation": "rshared"},
             "mounts": [{"destination": "/dev", "type": "tmpfs"}]}));
-        let p = plan(&s, Path::new("/b"), Path::new("/b/rootfs"), false, vec![], true).unwrap();
+        let p = plan(&s, ctx()).unwrap();
         assert_eq!(p.root_propagation, libc::MS_SHARED | libc::MS_REC);
         assert!(p.setup_dev);
         assert_eq!(p.nodes.len(), 6);
 
         let s = spec(serde_json::json!({"ociVersion": "1.3.0", "mounts": [{"destination": "/dev/", "type": "bind", "source": "/dev", "options": ["rbind"]}]}));
-        let p = plan(&s, Path::new("/b"), Path::new("/b/rootfs"), false, vec![], true).unwrap();
+        let p = plan(&s, ctx()).unwrap();
         assert_eq!(p.root_propagation, libc::MS_SLAVE | libc::MS_REC);
         assert!(!p.setup_dev);
         assert!(p.nodes.is_empty());

@@ -50,6 +50,15 @@ pub fn parse(s: &str) -> Result<i32> {
     NAMES.iter().find(|(n, _)| *n == name).map(|&(_, v)| v).ok_or_else(|| Error::msg(format!("unknown signal {s:?}")))
 }
 
+/// `SIGKILL` for 9; a number without a name as `signal N`.
+pub fn name(sig: i32) -> String {
+    if sig == libc::SIGSYS {
+        return "SIGSYS".into();
+    }
+    // SIGIOT is SIGABRT's alias: the first name is the one people know
+    NAMES.iter().find(|&&(_, v)| v == sig).map_or_else(|| format!("signal {sig}"), |(n, _)| format!("SIG{n}"))
+}
+
 /// The signals `run` passes on to the container's init: all that can be caught, except those
 /// rt needs for itself (SIGCHLD to reap; SIGWINCH belongs to a terminal).
 pub fn forwarded() -> Vec<i32> {
@@ -68,6 +77,14 @@ pub fn forwarded() -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(name(9), "SIGKILL");
+        assert_eq!(name(6), "SIGABRT");
+        assert_eq!(name(31), "SIGSYS");
+        assert_eq!(name(64), "signal 64");
+    }
 
     #[test]
     fn forms() {

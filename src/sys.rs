@@ -175,6 +175,33 @@ pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int
     check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
 }
 
+/// Closes an fd this process got as a copy of its parent's and must not keep. Errors mean it
+/// was not open, which is what was wanted.
+pub fn close_inherited(fd: RawFd) {
+    // SAFETY: the fd is a copy of the parent's; nothing in this process uses it or owns it.
+    unsafe { libc::close(fd) };
+}
+
+/// These signals end the process with 128+N (the handler only calls _exit); execve resets it.
+pub fn exit_on_signals(signals: &[i32]) {
+    extern "C" fn exit_on_signal(sig: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(128 + sig) }
+    }
+    for &sig in signals {
+        // SAFETY: the handler only calls _exit, which is async-signal-safe.
+        unsafe { libc::signal(sig, exit_on_signal as *const () as libc::sighandler_t) };
+    }
+}
+
+/// These signals back to their default disposition.
+pub fn default_signals(signals: &[i32]) {
+    for &sig in signals {
+        // SAFETY: restoring the default disposition.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
 pub fn set_child_subreaper() -> io::Result<()> {
     prctl(libc::PR_SET_CHILD_SUBREAPER, 1).map(drop)
 }
@@ -250,6 +277,9 @@ pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_BENEATH: u64 = 0x08;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// Within a procfs handle, on its own mount, through no magic link.
+pub const PROC_RESOLVE: u64 = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
 
 #[repr(C)]
 struct OpenHow {

@@ -4,7 +4,8 @@
 //! CAP_SYS_NICE or CAP_SYS_ADMIN), and inherited by the user's process across execve.
 
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Scheduler, Spec,
+    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Process,
+    Scheduler,
 };
 
 use crate::error::{Context, Error, Result};
@@ -26,12 +27,11 @@ struct MemPolicy {
     nodemask: Vec<libc::c_ulong>,
 }
 
-pub fn plan(spec: &Spec) -> Result<Scheduling> {
-    let process = spec.process().as_ref();
+pub fn plan(process: &Process, memory_policy: Option<&LinuxMemoryPolicy>) -> Result<Scheduling> {
     Ok(Scheduling {
-        sched: process.and_then(|p| p.scheduler().as_ref()).map(sched_attr).transpose()?,
-        ioprio: process.and_then(|p| p.io_priority().as_ref()).map(ioprio).transpose()?,
-        mempolicy: spec.linux().as_ref().and_then(|l| l.memory_policy().as_ref()).map(mempolicy).transpose()?,
+        sched: process.scheduler().as_ref().map(sched_attr).transpose()?,
+        ioprio: process.io_priority().as_ref().map(ioprio).transpose()?,
+        mempolicy: memory_policy.map(mempolicy).transpose()?,
     })
 }
 
@@ -167,15 +167,21 @@ fn parse_node_list(text: &str) -> Result<Vec<u32>, String> {
 mod tests {
     use super::*;
 
-    fn spec(v: serde_json::Value) -> Spec {
-        let mut base = serde_json::json!({"ociVersion": "1.3.0", "root": {"path": "rootfs"}, "process": {"cwd": "/", "args": ["true"], "user": {"uid": 0, "gid": 0}}, "linux": {}});
+    /// The process and linux.memoryPolicy of a config with these fields.
+    fn spec(v: serde_json::Value) -> (Process, Option<LinuxMemoryPolicy>) {
+        let mut process = serde_json::json!({"cwd": "/", "args": ["true"], "user": {"uid": 0, "gid": 0}});
+        let mut policy = None;
         for (k, val) in v.as_object().into_iter().flatten() {
             match k.as_str() {
-                "memoryPolicy" => base["linux"][k] = val.clone(),
-                _ => base["process"][k] = val.clone(),
+                "memoryPolicy" => policy = Some(serde_json::from_value(val.clone()).unwrap()),
+                _ => process[k] = val.clone(),
             }
         }
-        serde_json::from_value(base).unwrap()
+        (serde_json::from_value(process).unwrap(), policy)
+    }
+
+    fn plan(s: &(Process, Option<LinuxMemoryPolicy>)) -> Result<Scheduling> {
+        super::plan(&s.0, s.1.as_ref())
     }
 
     fn err(v: serde_json::Value) -> String {

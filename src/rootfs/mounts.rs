@@ -245,8 +245,6 @@ const PROPAGATION: libc::c_ulong = libc::MS_PRIVATE | libc::MS_SHARED | libc::MS
 
 /// The host side of the world a mount step needs.
 pub struct MountContext<'a> {
-    /// The bundle: relative bind sources are relative to it.
-    pub bundle: &'a Path,
     /// The rootfs (already a mount of its own) as an `O_PATH` fd.
     pub root: BorrowedFd<'a>,
     /// (st_dev, st_ino) of the rootfs's own `proc` directory, before anything is mounted on it.
@@ -254,51 +252,108 @@ pub struct MountContext<'a> {
 }
 
 impl<'a> MountContext<'a> {
-    pub fn new(bundle: &'a Path, root: BorrowedFd<'a>) -> Self {
+    pub fn new(root: BorrowedFd<'a>) -> Self {
         let proc_dir =
             paths::open_in_root(root, Path::new("proc"), libc::O_NOFOLLOW).and_then(|fd| sys::fstat(fd.as_fd())).ok().map(|st| (st.st_dev, st.st_ino));
-        MountContext { bundle, root, proc_dir }
+        MountContext { root, proc_dir }
     }
 }
 
-/// Mounts `mounts[index]` inside the root.
-pub fn mount_one(ctx: &MountContext, index: usize, m: &Mount, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
+/// One entry of `mounts`, checked and parsed before anything exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountStep {
+    /// Its index in `mounts`, for errors.
+    pub index: usize,
+    pub destination: PathBuf,
+    pub kind: MountKind,
+    pub opts: MountOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    /// A bind of a host path (absolute: relative sources are the bundle's).
+    Bind { source: PathBuf },
+    /// `cgroup`/`cgroup2`: the container's own cgroups, as rt lays them out.
+    Cgroup,
+    /// `remount` of what is already at the destination.
+    Remount,
+    /// Any other filesystem, by type.
+    Fs { typ: String, source: PathBuf },
+}
+
+impl MountStep {
+    /// `mounts[3] (/data)`, the prefix of every error about this mount.
+    pub fn field(&self) -> String {
+        format!("mounts[{}] ({})", self.index, self.destination.display())
+    }
+}
+
+/// Checks and parses `mounts[index]`. `check_source`: a bind's source is looked up now, in
+/// rt's mount namespace (not when the container joins another one, where it means something
+/// else).
+pub fn plan(index: usize, m: &Mount, bundle: &Path, check_source: bool) -> Result<MountStep> {
     let dest = m.destination();
-    let field = || format!("mounts[{index}] ({})", dest.display());
+    let opts = parse_options(m.options().as_deref().unwrap_or_default());
+    let typ = m.typ().as_deref().unwrap_or("");
+    let step = |kind| MountStep { index, destination: dest.clone(), kind, opts: opts.clone() };
+    if opts.idmap {
+        return Err(Error::spec(step(MountKind::Remount).field(), "idmap mounts need a user namespace, which rt does not set up yet"));
+    }
+    if typ == "bind" || opts.is_bind() {
+        let src = m.source().as_ref().ok_or_else(|| Error::spec(format!("mounts[{index}].source"), "missing for a bind mount"))?;
+        let source = if src.is_absolute() { src.clone() } else { bundle.join(src) };
+        if check_source {
+            std::fs::metadata(&source).map_err(|e| Error::spec(format!("mounts[{index}].source"), format!("{}: {}", source.display(), sys::errno_text(&e))))?;
+        }
+        return Ok(step(MountKind::Bind { source }));
+    }
+    if typ.is_empty() {
+        return Err(Error::spec(format!("mounts[{index}].type"), "missing (and the options have no bind)"));
+    }
+    if typ == "cgroup" || typ == "cgroup2" {
+        return Ok(step(MountKind::Cgroup));
+    }
+    if opts.flags & libc::MS_REMOUNT != 0 {
+        return Ok(step(MountKind::Remount));
+    }
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+    Ok(step(MountKind::Fs { typ: typ.to_owned(), source }))
+}
+
+/// Mounts one planned entry of `mounts` inside the root.
+pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
+    let dest = &m.destination;
+    let index = m.index;
+    let field = || m.field();
     // A sub-field error reads `mounts[3].source: ...`; anything else `mounts[3] (/dest): ...`.
     let in_mount = |e: Error| match e {
         Error::Spec { field: f, message } => Error::spec(format!("mounts[{index}].{f}"), message),
         other => other.prefixed(field()),
     };
-    let opts = parse_options(m.options().as_deref().unwrap_or_default());
-    let typ = m.typ().as_deref().unwrap_or("");
-    if opts.idmap {
-        return Err(Error::spec(field(), "idmap mounts need a user namespace, which rt does not set up yet"));
-    }
-    if typ == "bind" || opts.is_bind() {
-        return bind(ctx, m, &opts).map_err(in_mount);
-    }
-    if typ.is_empty() {
-        return Err(Error::spec(format!("mounts[{index}].type"), "missing (and the options have no bind)"));
-    }
+    let opts = &m.opts;
+    let (typ, source) = match &m.kind {
+        MountKind::Bind { source } => return bind(ctx, source, dest, opts).map_err(in_mount),
+        MountKind::Fs { typ, source } => (typ.as_str(), source),
+        MountKind::Cgroup | MountKind::Remount => ("", dest),
+    };
     let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
     check_proc_destination(ctx, target.as_fd(), typ == "proc").map_err(in_mount)?;
-    if typ == "cgroup" || typ == "cgroup2" {
-        return cgroupfs(dest, &opts).map_err(in_mount);
+    match &m.kind {
+        MountKind::Cgroup => return cgroupfs(dest, opts).map_err(in_mount),
+        MountKind::Remount => {
+            let flags = opts.flags & !PROPAGATION;
+            return sys::mount(None, &sys::fd_path(target.as_fd()), None, flags, opts.data_string().as_deref()).with_ctx(|| format!("{}: remount", field()));
+        }
+        _ => {}
     }
-    if opts.flags & libc::MS_REMOUNT != 0 {
-        let flags = opts.flags & !PROPAGATION;
-        return sys::mount(None, &sys::fd_path(target.as_fd()), None, flags, opts.data_string().as_deref()).with_ctx(|| format!("{}: remount", field()));
-    }
-    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    sys::mount(Some(&source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, opts.data_string().as_deref())
+    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, opts.data_string().as_deref())
         .with_ctx(|| format!("{}: mount {typ}", field()))?;
     if opts.tmpcopyup {
         copy_up(&target, ctx.root, dest).with_ctx(|| format!("{}: tmpcopyup", field()))?;
     }
     if !opts.propagation.is_empty() || opts.recursive != MountAttr::default() {
         let mounted = paths::open_in_root(ctx.root, dest, 0).with_ctx(|| format!("{}: reopen", field()))?;
-        after_mount(mounted.as_fd(), &opts).with_ctx(|| format!("{}: set mount attributes", field()))?;
+        after_mount(mounted.as_fd(), opts).with_ctx(|| format!("{}: set mount attributes", field()))?;
     }
     Ok(())
 }
@@ -317,14 +372,12 @@ fn after_mount(mounted: BorrowedFd, opts: &MountOptions) -> std::io::Result<()> 
 
 /// A bind mount: the source tree is cloned detached, given its flags, then attached on the
 /// destination, all through fds (the destination is the inode rt resolved in the root).
-fn bind(ctx: &MountContext, m: &Mount, opts: &MountOptions) -> Result<()> {
-    let src = m.source().as_ref().ok_or_else(|| Error::msg("source: missing for a bind mount"))?;
-    let src = if src.is_absolute() { src.clone() } else { ctx.bundle.join(src) };
-    let meta = std::fs::metadata(&src).map_err(|e| Error::spec("source", format!("{}: {}", src.display(), sys::errno_text(&e))))?;
+fn bind(ctx: &MountContext, src: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
+    let meta = std::fs::metadata(src).map_err(|e| Error::spec("source", format!("{}: {}", src.display(), sys::errno_text(&e))))?;
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
-    let target = paths::create_in_root(ctx.root, m.destination(), kind, if meta.is_dir() { 0o755 } else { 0o644 }).ctx("create destination")?;
+    let target = paths::create_in_root(ctx.root, dest, kind, if meta.is_dir() { 0o755 } else { 0o644 }).ctx("create destination")?;
     let recursive = opts.flags & libc::MS_REC != 0;
-    let tree = sys::open_tree(None, &src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?;
+    let tree = sys::open_tree(None, src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?;
     // binding a whole procfs (a host's /proc for a privileged container) is how /proc may be
     // something other than a fresh procfs mount
     let source_is_procfs = sys::is_procfs_root(tree.as_fd()).unwrap_or(false);

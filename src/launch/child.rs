@@ -1,0 +1,218 @@
+//! The processes rt clones, from the clone to the execve of the user's process. They run in a
+//! copy of rt (no re-exec), so their plans are already in memory; each follows its entry of
+//! the topology and reports to rt over its own channel, a failure as the typed error it is.
+//!
+//! The init's order (runc's, with everything that touches /proc done before pivot_root through
+//! the host's /proc): placement in the cgroups → namespaces → hostname, loopback, sysctl,
+//! oom_score_adj → rootfs → rlimits, personality, scheduler/ioPriority/memoryPolicy, keyring,
+//! user, capabilities, no_new_privs, cwd → executable lookup → `Ready` → `Go` → exec.fifo
+//! (`create`) → execve.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::channel::{ChildEnd, FromChild, Step, ToChild};
+use super::plan::ContainerPlan;
+use super::topology::{Placement, ProcessStep, StartBy};
+use crate::error::{Context, Error, Prefix, Result};
+use crate::process::{self, Executable};
+use crate::rootfs;
+use crate::sys::{self, Forked};
+
+/// What the init works from.
+pub struct InitContext<'a> {
+    pub plan: &'a ContainerPlan,
+    /// The init's entry of the topology.
+    pub step: &'a ProcessStep,
+    pub channel: &'a ChildEnd,
+    pub start_by: StartBy,
+    /// `create`: an `O_PATH` handle of exec.fifo (not of the state directory: nothing of the
+    /// host's tree stays open in a parked container).
+    pub fifo: Option<BorrowedFd<'a>>,
+    /// The signal mask to restore (rt blocked signals to forward them in `run`).
+    pub sigmask: Option<libc::sigset_t>,
+    /// rt's own fds the clone copied: the state directory's lock (held while it is open
+    /// anywhere), rt's ends of the channels (a child would never see rt go away), the
+    /// signalfd, the cgroup directory of CLONE_INTO_CGROUP, the intermediate's channel.
+    pub close: Vec<RawFd>,
+    /// The host's procfs, opened by rt before any namespace was joined and checked to be a
+    /// procfs root: sysctl and oom_score_adj are written through it, never through a /proc
+    /// that a joined mount namespace could have redirected (CVE-2025-52881). Closed after use.
+    pub host_proc: Option<RawFd>,
+}
+
+/// What the intermediate works from.
+pub struct IntermediateContext<'a> {
+    pub step: &'a ProcessStep,
+    pub channel: &'a ChildEnd,
+    /// As the init's, less this channel (which the init closes).
+    pub close: Vec<RawFd>,
+    pub init: InitContext<'a>,
+}
+
+/// The process between rt and the init, for joins that only affect children (pid, time): it
+/// enters the namespaces, clones the init as rt's child, reports its pid and exits.
+pub fn intermediate(c: &IntermediateContext) -> ! {
+    close_fds(&c.close);
+    let result = (|| -> Result<()> {
+        c.init.plan.ns.enter(&c.step.joins)?;
+        match sys::clone3(c.init.step.clone_flags | libc::CLONE_PARENT as u64, None).ctx("clone init")? {
+            Forked::Child => init(&c.init),
+            Forked::Parent(pid) => c.channel.send(&FromChild::InitPid(pid)),
+        }
+    })();
+    if let Err(e) = result {
+        c.channel.fail(Step::Intermediate, e);
+        sys::exit_now(1);
+    }
+    sys::exit_now(0)
+}
+
+/// The init's whole life. Never returns.
+pub fn init(c: &InitContext) -> ! {
+    close_fds(&c.close);
+    let (exe, env, fifo_proc) = match setup(c) {
+        Ok(r) => r,
+        Err(e) => {
+            c.channel.fail(Step::Setup, e);
+            sys::exit_now(1);
+        }
+    };
+    if c.channel.send(&FromChild::Ready).is_err() {
+        sys::exit_now(1);
+    }
+    if let Err(e) = c.channel.expect(ToChild::Go).and_then(|()| wait_for_start(c, fifo_proc)) {
+        c.channel.fail(Step::Start, e);
+        sys::exit_now(1);
+    }
+    let e = process::exec(&exe, &c.plan.process, &env);
+    // runc's words on the container's own stderr, and for `run` to rt as well.
+    eprintln!("{e}");
+    c.channel.fail(Step::Exec, e);
+    sys::exit_now(255)
+}
+
+fn close_fds(fds: &[RawFd]) {
+    for &fd in fds {
+        sys::close_inherited(fd);
+    }
+}
+
+/// Everything up to the point of no return. Gives the checked executable and the final
+/// environment; with `create`, also a procfs handle through which exec.fifo is reopened for
+/// writing (taken now, while the init still has the privileges to mount a procfs of its own).
+fn setup(c: &InitContext) -> Result<(Executable, Vec<String>, Option<OwnedFd>)> {
+    let p = c.plan;
+    if let Some(mask) = &c.sigmask {
+        sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
+    }
+    match c.step.placement {
+        Placement::None => {}
+        Placement::SelfWrite => p.cgroup.place_self()?,
+        Placement::ByRt => c.channel.expect(ToChild::Placed)?,
+    }
+    if c.step.unshare_after_placement != 0 {
+        sys::unshare(c.step.unshare_after_placement as i32).ctx("linux.namespaces: unshare cgroup namespace")?;
+    }
+    p.ns.enter(&c.step.joins)?;
+    // Nodes and directories rt makes get exactly the modes the config asks for.
+    sys::umask(0);
+
+    if p.ns.creates(LinuxNamespaceType::Network) {
+        sys::loopback_up().ctx("linux.namespaces (network): bring up lo")?;
+    }
+    if let Some(h) = &p.hostname {
+        sys::sethostname(h).ctx("hostname: sethostname")?;
+    }
+    if let Some(d) = &p.domainname {
+        sys::setdomainname(d).ctx("domainname: setdomainname")?;
+    }
+    if let Some(raw) = c.host_proc {
+        // SAFETY: rt opened this fd for the init and nothing else in this process uses it; it
+        // is closed right below.
+        let proc_ = unsafe { BorrowedFd::borrow_raw(raw) };
+        let written = write_sysctls(&p.sysctls, proc_).and_then(|()| match p.process.oom_score_adj {
+            Some(v) => process::write_oom_score_adj(proc_, v),
+            None => Ok(()),
+        });
+        sys::close_inherited(raw);
+        written?;
+    }
+
+    if p.ns.has(LinuxNamespaceType::Mount) {
+        rootfs::setup(&p.root)?;
+    } else {
+        rootfs::enter_without_mount_namespace(&p.root)?;
+    }
+
+    let proc_ = &p.process;
+    process::create_cwd(&proc_.cwd)?;
+    process::apply_rlimits(&proc_.rlimits)?;
+    if let Some(pers) = proc_.personality {
+        sys::personality(pers).ctx("linux.personality")?;
+    }
+    proc_.scheduling.apply()?;
+    if let Some(name) = &proc_.session_keyring {
+        process::join_keyring(name)?;
+    }
+    // A container without a /proc of its own needs a private procfs to reopen exec.fifo: it
+    // has to be mounted now, before the capabilities go.
+    let fifo_proc = match c.start_by {
+        StartBy::Fifo if container_procfs().is_none() => Some(sys::detached_procfs().ctx("mount a private procfs")?),
+        _ => None,
+    };
+    let mut env = proc_.env.clone();
+    process::finish_env(&mut env, proc_.uid);
+    process::switch_user(proc_)?;
+    if proc_.no_new_privileges {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
+    }
+    process::enter_cwd(&proc_.cwd)?;
+    let path = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
+    let exe = process::open_executable(&path, &proc_.args, proc_.rt_binary).prefix(|| "process.args[0]")?;
+    sys::umask(proc_.umask);
+    Ok((exe, env, fifo_proc))
+}
+
+/// The container's /proc, if it is a procfs root (rt mounted it; nothing may be mounted in it
+/// but lxcfs files).
+fn container_procfs() -> Option<OwnedFd> {
+    sys::open_proc_root().ok().flatten()
+}
+
+/// `linux.sysctl`, through the host's procfs: the init is already in its own namespaces, and
+/// /proc/sys resolves per namespace of the writer, so this changes the container's values.
+fn write_sysctls(sysctls: &[(String, String)], proc_: BorrowedFd) -> Result<()> {
+    for (k, v) in sysctls {
+        let path = Path::new("sys").join(k.replace('.', "/"));
+        let f = sys::openat2(proc_, &path, libc::O_WRONLY, 0, sys::PROC_RESOLVE | sys::RESOLVE_NO_SYMLINKS)
+            .with_ctx(|| format!("linux.sysctl.{k}: open /proc/{}", path.display()))?;
+        sys::write_all(f.as_fd(), v.as_bytes()).with_ctx(|| format!("linux.sysctl.{k}: write /proc/{}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `create`: block opening exec.fifo for writing until `start` opens it, then write the byte
+/// `start` waits for. `run`: nothing more to wait for.
+fn wait_for_start(c: &InitContext, proc_: Option<OwnedFd>) -> Result<()> {
+    let (StartBy::Fifo, Some(fifo_path)) = (c.start_by, c.fifo) else { return Ok(()) };
+    // TERM, INT and HUP end a container that was never started (runc's Go init dies of them);
+    // execve resets the handler.
+    sys::exit_on_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]);
+    let fifo = match proc_ {
+        Some(private) => sys::reopen(private.as_fd(), fifo_path, libc::O_WRONLY).ctx("open exec.fifo")?,
+        None => {
+            // Checked, then opened by path: the open blocks until `start`, and a parked init
+            // holds no directory meanwhile. No process of the container exists yet to change
+            // /proc in between.
+            container_procfs().ok_or_else(|| Error::msg("exec.fifo: the container's /proc is not a procfs"))?;
+            let path = format!("/proc/thread-self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fifo_path));
+            sys::open(Path::new(&path), libc::O_WRONLY, 0).ctx("open exec.fifo")?
+        }
+    };
+    sys::write_all(fifo.as_fd(), b"0").ctx("write exec.fifo")?;
+    sys::default_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]);
+    Ok(())
+}

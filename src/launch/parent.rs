@@ -1,0 +1,297 @@
+//! rt's side of a launch: it makes what the container needs on the host (state dir, cgroup),
+//! clones the first process of the topology, then walks the topology's stages with each child
+//! over its own channel. Whatever step fails, [`Guard`] undoes what was made.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::SystemTime;
+
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::channel::{self, FromChild, ParentEnd, Step, ToChild};
+use super::child::{self, InitContext, IntermediateContext};
+use super::plan::ContainerPlan;
+use super::topology::{self, Facts, Stage};
+use super::Mode;
+use crate::cgroups::Cgroup;
+use crate::error::{Context, Error, Result};
+use crate::state::{self, ContainerDir, State, Status};
+use crate::sys::{self, ExitStatus, Forked, Pid};
+use crate::{logging, namespaces, signals, spec};
+
+/// A container whose init is set up and waiting (create) or running (run).
+pub struct Launched {
+    pub init: Pid,
+    channel: ParentEnd,
+    /// Holds the state directory's lock until rt is done with it.
+    dir: ContainerDir,
+    /// `run` in the foreground: the signals rt forwards, read from here.
+    signals: Option<OwnedFd>,
+    pub cgroup: Cgroup,
+    pub own_pid_ns: bool,
+}
+
+impl Launched {
+    /// The parent's part is over: the init goes on alone.
+    pub fn finish(self) {
+        drop(self.channel);
+        drop(self.dir);
+    }
+
+    /// Foreground `run`: forward signals, reap, return the init's status.
+    pub fn wait(self) -> Result<ExitStatus> {
+        drop(self.dir);
+        let sigfd = self.signals.ok_or_else(|| Error::msg("no signalfd"))?;
+        loop {
+            let sig = sys::read_signal(sigfd.as_fd()).ctx("read signalfd")?;
+            if sig == libc::SIGCHLD {
+                while let Some((pid, status)) = sys::waitpid(-1, libc::WNOHANG).ctx("waitpid")? {
+                    if pid == self.init {
+                        return Ok(status);
+                    }
+                }
+            } else {
+                let _ = sys::kill(self.init, sig);
+            }
+        }
+    }
+}
+
+/// Undoes a launch that failed half-way, whatever step it reached.
+struct Guard<'a> {
+    dir: Option<ContainerDir>,
+    cgroup: Option<&'a Cgroup>,
+    init: Option<Pid>,
+    intermediate: Option<Pid>,
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        for pid in [self.intermediate, self.init].into_iter().flatten() {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, 0);
+        }
+        if let Some(cg) = self.cgroup {
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// What the topology is planned from.
+fn facts(p: &ContainerPlan, mode: Mode) -> Facts {
+    Facts {
+        new: p.ns.new,
+        joins: p.ns.joins.iter().map(|j| j.typ).collect(),
+        v2_dir: p.cgroup.v2_dir().is_some(),
+        v1_dirs: p.cgroup.needs_pid_writes(),
+        create: mode == Mode::Create,
+    }
+}
+
+/// Launches the planned container, its state kept under `state_root`.
+pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launched> {
+    // From here on rt, and every copy of it the clones make until the user's execve, is not
+    // dumpable: nothing in a container can open /proc/PID/exe, fds or memory of a process that
+    // holds rt's binary (CVE-2019-5736), not even of a foreground `rt run` that outlives the
+    // init's setup, or between a clone and the first thing the copy does. execve makes the
+    // user's program dumpable again as usual.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
+    let topology = topology::plan(&facts(p, mode));
+    let dir = ContainerDir::create(state_root, &p.id)?;
+    let mut guard = Guard { dir: Some(dir), cgroup: None, init: None, intermediate: None };
+    let (lock_fd, fifo) = {
+        let d = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
+        let fifo = match topology.start_by {
+            topology::StartBy::Fifo => {
+                sys::mkfifoat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("create exec.fifo")?;
+                // 0622 whatever the umask: an init running as another user opens it for writing.
+                sys::fchmodat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("chmod exec.fifo")?;
+                Some(sys::openat(Some(d.fd.as_fd()), Path::new(state::EXEC_FIFO), libc::O_PATH, 0).ctx("open exec.fifo")?)
+            }
+            topology::StartBy::Go => None,
+        };
+        (d.fd.as_raw_fd(), fifo)
+    };
+
+    p.cgroup.create()?;
+    guard.cgroup = Some(&p.cgroup);
+    for skipped in p.cgroup.ignored(&p.resources) {
+        logging::warn(&format!("{skipped} is not supported on this host's cgroups: ignored"));
+    }
+    p.cgroup.apply(&p.resources)?;
+    let cgroup_fd = p.cgroup.clone_into_fd()?;
+    if topology.time_namespace {
+        namespaces::prepare_time_namespace(p.ns.time_offsets.as_deref().unwrap_or(""))?;
+    }
+
+    let signals = if mode == Mode::RunForeground {
+        let mut set = signals::forwarded();
+        set.push(libc::SIGCHLD);
+        let set = sys::sigset(&set);
+        let old = sys::sigprocmask(libc::SIG_BLOCK, &set).ctx("block signals")?;
+        Some((sys::signalfd(&set).ctx("signalfd")?, old))
+    } else {
+        None
+    };
+    // Only when something is written to /proc: the init's copy is closed after the writes.
+    let host_proc = if p.writes_proc() { Some(open_host_proc()?) } else { None };
+
+    let (init_rt, init_end) = channel::pair()?;
+    let mid = topology.intermediate().map(|_| channel::pair()).transpose()?;
+    let mut close = vec![lock_fd, init_rt.raw()];
+    close.extend(
+        [mid.as_ref().map(|(rt_end, _)| rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())]
+            .into_iter()
+            .flatten(),
+    );
+    let init_ctx = |close: Vec<i32>| InitContext {
+        plan: p,
+        step: topology.init(),
+        channel: &init_end,
+        start_by: topology.start_by,
+        fifo: fifo.as_ref().map(|f| f.as_fd()),
+        sigmask: signals.as_ref().map(|(_, old)| *old),
+        close,
+        host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
+    };
+
+    let first = &topology.processes[0];
+    logging::debug(|| format!("create {}: {topology:?}", p.id));
+    let cloned = sys::clone3(first.clone_flags, if first.into_cgroup { cgroup_fd.as_ref().map(|f| f.as_fd()) } else { None }).ctx("clone")?;
+    match (cloned, &mid) {
+        (Forked::Child, Some((_, mid_end))) => {
+            let mut init_close = close.clone();
+            init_close.push(mid_end.raw());
+            child::intermediate(&IntermediateContext { step: first, channel: mid_end, close, init: init_ctx(init_close) })
+        }
+        (Forked::Child, None) => child::init(&init_ctx(close)),
+        (Forked::Parent(pid), Some(_)) => guard.intermediate = Some(pid),
+        (Forked::Parent(pid), None) => guard.init = Some(pid),
+    }
+    drop(init_end);
+    let mid = mid.map(|(rt_end, child_end)| {
+        drop(child_end);
+        rt_end
+    });
+
+    let mut recorded = None;
+    for stage in &topology.stages {
+        logging::debug(|| format!("create {}: {stage:?}", p.id));
+        match stage {
+            Stage::InitPid => {
+                let ch = mid.as_ref().ok_or_else(|| Error::msg("no intermediate"))?;
+                let pid = match ch.recv()? {
+                    Some((FromChild::InitPid(pid), _)) => pid,
+                    Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
+                    _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
+                };
+                guard.init = Some(pid);
+                if let Some(mid_pid) = guard.intermediate.take() {
+                    let _ = sys::waitpid(mid_pid, 0);
+                }
+            }
+            Stage::Place => {
+                let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
+                p.cgroup.add_pid(pid, cgroup_fd.is_some())?;
+                init_rt.send(&ToChild::Placed)?;
+            }
+            Stage::Ready => match init_rt.recv()? {
+                Some((FromChild::Ready, _)) => {}
+                Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
+                Some((m, _)) => return Err(Error::msg(format!("unable to start container process: unexpected {m:?}"))),
+                None => {
+                    let pid = guard.init.take().ok_or_else(|| Error::msg("no init"))?;
+                    let status = sys::waitpid(pid, 0).ok().flatten().map(|(_, s)| s);
+                    return Err(Error::msg(format!("unable to start container process: {}", died(status, "setting the container up"))));
+                }
+            },
+            Stage::Go => {
+                let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
+                let dir = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
+                recorded = Some(record(p, dir, pid)?);
+                init_rt.send(&ToChild::Go)?;
+            }
+            Stage::Exec => {
+                // The init's end closes on a successful execve; a failure is reported first.
+                if let Some((FromChild::Failed { error, .. }, _)) = init_rt.recv()? {
+                    logging::error(&error.to_string());
+                }
+            }
+        }
+    }
+
+    let st = recorded.ok_or_else(|| Error::msg("the topology has no Go stage"))?;
+    let dir = guard.dir.take().ok_or_else(|| Error::msg("state dir missing"))?;
+    guard.cgroup = None;
+    guard.init = None;
+    Ok(Launched { init: st.pid, channel: init_rt, dir, signals: signals.map(|(fd, _)| fd), cgroup: st.cgroup, own_pid_ns: st.own_pid_ns })
+}
+
+/// state.json and the pid file, once the init is ready: from here on, the container exists.
+fn record(p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
+    let start_time = state::proc_stat(init).map(|s| s.start_time).ok_or_else(|| Error::msg("container init died"))?;
+    let st = State {
+        oci_version: spec::OCI_VERSION.to_owned(),
+        id: p.id.clone(),
+        pid: init,
+        status: Status::Created,
+        bundle: p.bundle.clone(),
+        rootfs: p.rootfs.clone(),
+        created: logging::rfc3339(SystemTime::now(), true),
+        annotations: p.annotations.clone(),
+        owner: String::new(),
+        init_start_time: start_time,
+        cgroup: p.cgroup.clone(),
+        own_pid_ns: p.ns.creates(LinuxNamespaceType::Pid),
+    };
+    dir.save(&st)?;
+    if let Some(pf) = &p.pid_file {
+        write_pid_file(pf, init)?;
+    }
+    Ok(st)
+}
+
+/// The host's /proc, checked to be a procfs root and not something mounted in its place.
+fn open_host_proc() -> Result<OwnedFd> {
+    sys::open_proc_root().ctx("open /proc")?.ok_or_else(|| Error::msg("/proc is not a procfs root"))
+}
+
+/// A failure a child reported, with runc's wording in front; its kind stays.
+fn child_error(step: Step, error: Error) -> Error {
+    logging::debug(|| format!("child failed at {step:?}: {error:?}"));
+    error.prefixed("unable to start container process")
+}
+
+/// Why a child went away without a word.
+fn died(status: Option<ExitStatus>, doing: &str) -> String {
+    match status {
+        Some(ExitStatus::Signaled(n)) => format!("container init was killed by signal {n} ({}) while {doing}", signals::name(n)),
+        Some(ExitStatus::Exited(c)) => format!("container init exited with code {c} while {doing}"),
+        None => format!("container init went away while {doing}"),
+    }
+}
+
+/// The pid, no newline, written beside the target and renamed over it (as runc does).
+pub fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
+    use std::io::Write;
+    let path = std::path::absolute(path).with_ctx(|| format!("--pid-file {}", path.display()))?;
+    let name = path.file_name().ok_or_else(|| Error::msg(format!("--pid-file {}: not a file name", path.display())))?;
+    let tmp = path.with_file_name(format!(".{}", name.to_string_lossy()));
+    let mut f = std::fs::File::options().write(true).create(true).truncate(true).open(&tmp).with_ctx(|| format!("--pid-file: create {}", tmp.display()))?;
+    f.write_all(pid.to_string().as_bytes()).with_ctx(|| format!("--pid-file: write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_ctx(|| format!("--pid-file: rename to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deaths_are_told_in_words() {
+        assert_eq!(died(Some(ExitStatus::Signaled(9)), "x"), "container init was killed by signal 9 (SIGKILL) while x");
+        assert_eq!(died(Some(ExitStatus::Exited(3)), "x"), "container init exited with code 3 while x");
+    }
+}

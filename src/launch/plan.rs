@@ -1,0 +1,206 @@
+//! Everything about a new container decided before the first clone, from its bundle and the
+//! verb's flags: pure apart from reading the config and looking at the host (the cgroup layout,
+//! bind sources, fds passed in). Every config error is found here, before any state dir,
+//! cgroup or process exists; the children get these plans, never the raw spec.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources};
+
+use crate::cgroups::{Cgroup, Layout};
+use crate::error::{Context, Error, Result};
+use crate::namespaces::{self, NamespacePlan};
+use crate::process::{self, ProcessContext, ProcessPlan};
+use crate::rootfs::{self, RootfsContext, RootfsPlan};
+use crate::{logging, spec, sys};
+
+/// The flags of `create` and `run` that shape the container.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+pub struct ContainerPlan {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub annotations: BTreeMap<String, String>,
+    pub ns: NamespacePlan,
+    pub cgroup: Cgroup,
+    /// `linux.resources`, or none: the device rules start from "deny all" plus the defaults
+    /// even then.
+    pub resources: LinuxResources,
+    pub process: ProcessPlan,
+    pub root: RootfsPlan,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    /// `linux.sysctl`, sorted by key.
+    pub sysctls: Vec<(String, String)>,
+    pub pid_file: Option<PathBuf>,
+}
+
+impl ContainerPlan {
+    /// Whether the init writes to /proc (sysctls, oom_score_adj): then rt opens the host's
+    /// procfs for it before any namespace is joined.
+    pub fn writes_proc(&self) -> bool {
+        self.process.oom_score_adj.is_some() || !self.sysctls.is_empty()
+    }
+}
+
+pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
+    let bundle = std::path::absolute(&o.bundle).with_ctx(|| format!("bundle {}", o.bundle.display()))?;
+    let spec = spec::load(&bundle)?;
+    spec::validate(&spec)?;
+    let rootfs = spec::rootfs_path(&spec, &bundle)?;
+    let linux = spec.linux().as_ref().ok_or_else(|| Error::spec("linux", "missing"))?;
+    let proc_ = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
+    if proc_.terminal().unwrap_or(false) {
+        return Err(Error::spec("process.terminal", "terminals are not supported yet"));
+    }
+    if o.console_socket.is_some() {
+        return Err(Error::msg("--console-socket: terminals are not supported yet"));
+    }
+    let ignored = spec::not_applied(&spec);
+    if !ignored.is_empty() {
+        logging::warn(&format!("not supported yet, the container runs without: {}", ignored.join(", ")));
+    }
+    let mut ns = namespaces::plan(linux)?;
+    if !ns.has(LinuxNamespaceType::Mount) {
+        let skipped = rootfs::needs_mount_namespace(&spec);
+        if !skipped.is_empty() {
+            logging::warn(&format!("no mount namespace: {} ignored (they would change the host's mounts)", skipped.join(", ")));
+        }
+    }
+    if ns.has(LinuxNamespaceType::User) {
+        return Err(Error::spec("linux.namespaces", "user namespaces are not supported yet"));
+    }
+    let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
+    let domainname = spec.domainname().clone().filter(|h| !h.is_empty());
+    if hostname.is_some() && !ns.has(LinuxNamespaceType::Uts) {
+        return Err(Error::spec("hostname", "unable to set hostname without a private UTS namespace"));
+    }
+    if domainname.is_some() && !ns.has(LinuxNamespaceType::Uts) {
+        return Err(Error::spec("domainname", "unable to set domainname without a private UTS namespace"));
+    }
+    // Checked now, while host paths still mean the host; the fds are what the children join.
+    ns.open_joins()?;
+    let layout = Layout::detect()?;
+    let cgroup = Cgroup::plan(&layout, linux.cgroups_path().as_deref(), id)?;
+    let listen_fds = process::listen_fds(std::env::var("LISTEN_FDS").ok().as_deref(), std::env::var("LISTEN_PID").ok().as_deref(), sys::getpid());
+    process::check_passed_fds(o.preserve_fds + listen_fds.unwrap_or(0))?;
+    let ctx = ProcessContext {
+        personality: linux.personality().as_ref(),
+        memory_policy: linux.memory_policy().as_ref(),
+        preserve_fds: o.preserve_fds,
+        listen_fds,
+        session_keyring: (!o.no_new_keyring).then(|| format!("_ses.{id}")),
+    };
+    let mut process = process::plan(proc_, ctx)?;
+    if let Some(c) = process.caps.as_mut() {
+        if (c.bounding | c.effective | c.permitted | c.inheritable | c.ambient) >> 38 != 0 {
+            let unknown = c.limit_to(process::last_cap());
+            if !unknown.is_empty() {
+                logging::warn(&format!("ignoring capabilities this kernel does not have: {unknown:?}"));
+            }
+        }
+    }
+    // On a hybrid host the container sees the v1 hierarchies, as with runc.
+    let pure_v2 = cgroup.is_pure_v2();
+    let root = rootfs::plan(
+        &spec,
+        RootfsContext {
+            bundle: &bundle,
+            rootfs: &rootfs,
+            no_pivot: o.no_pivot,
+            cgroup_mounts: cgroup.container_mounts().into_iter().filter(|m| pure_v2 || m.fstype == "cgroup").collect(),
+            own_cgroup_ns: ns.has(LinuxNamespaceType::Cgroup),
+            mount_ns: ns.has(LinuxNamespaceType::Mount),
+            joins_mount_ns: ns.joins(LinuxNamespaceType::Mount),
+        },
+    )?;
+    let mut sysctls: Vec<(String, String)> = linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+    sysctls.sort();
+    Ok(ContainerPlan {
+        id: id.to_owned(),
+        bundle,
+        rootfs,
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        ns,
+        cgroup,
+        resources: linux.resources().clone().unwrap_or_default(),
+        process,
+        root,
+        hostname,
+        domainname,
+        sysctls,
+        pid_file: o.pid_file.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// A bundle with an empty rootfs and this config, in a fresh temp dir.
+    fn bundle(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rt-plan-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&spec::default_config(false)).unwrap();
+        v["process"]["terminal"] = false.into();
+        edit(&mut v);
+        std::fs::write(dir.join("config.json"), v.to_string()).unwrap();
+        dir
+    }
+
+    fn plan_err(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+        let dir = bundle(name, edit);
+        let r = plan("c", &CreateOptions { bundle: dir.clone(), ..Default::default() });
+        std::fs::remove_dir_all(&dir).unwrap();
+        match r {
+            Ok(_) => panic!("{name}: planned"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_default_config_plans() {
+        let dir = bundle("ok", |_| {});
+        let p = plan("c", &CreateOptions { bundle: dir.clone(), ..Default::default() }).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(p.hostname.as_deref(), Some("rt"));
+        assert_eq!(p.root.mounts.len(), 7, "runc's default mounts");
+        assert!(p.root.mounts.iter().any(|m| m.destination == Path::new("/proc")));
+        assert_eq!(p.process.args, ["sh"]);
+    }
+
+    // Each of these was found only in the init, after the cgroup existed; now the plan refuses it.
+    #[test]
+    fn mount_errors_are_found_before_anything_exists() {
+        let add = |m: serde_json::Value| move |v: &mut serde_json::Value| v["mounts"].as_array_mut().unwrap().push(m);
+        let e = plan_err("notype", add(serde_json::json!({"destination": "/x", "source": "none"})));
+        assert_eq!(e, "mounts[7].type: missing (and the options have no bind)");
+        let e = plan_err("nosource", add(serde_json::json!({"destination": "/x", "type": "bind", "options": ["rbind"]})));
+        assert_eq!(e, "mounts[7].source: missing for a bind mount");
+        let e = plan_err("badsource", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "/nonexistent-rt-src", "options": ["bind"]})));
+        assert_eq!(e, "mounts[7].source: /nonexistent-rt-src: no such file or directory");
+        let e = plan_err("idmap", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]})));
+        assert!(e.starts_with("mounts[7] (/x): idmap mounts need a user namespace"), "{e}");
+        let e = plan_err("relsource", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "data", "options": ["bind"]})));
+        assert!(e.starts_with("mounts[7].source: /tmp/rt-plan-relsource-") && e.ends_with("/data: no such file or directory"), "relative to the bundle: {e}");
+    }
+
+    #[test]
+    fn a_joined_namespace_of_the_wrong_type_is_found_in_the_plan() {
+        let e = plan_err("nspath", |v| v["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "time", "path": "/proc/self/ns/uts"})));
+        assert!(e.ends_with("/proc/self/ns/uts is not a time namespace"), "{e}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Which processes a launch makes and how they meet rt, as data: planned from a few facts about
+//! the container (its namespaces, its cgroup layout, the verb) by pure code, then walked by the
+//! parent ([`super::parent`]) and obeyed by each child ([`super::child`]).
+//!
+//! Every way into a container is the same few steps in a different arrangement. Joining a pid
+//! or time namespace by path, or any user namespace, takes an intermediate process: setns to
+//! those changes only the namespaces of the caller's future children, so the intermediate joins
+//! and then clones the init (as rt's own child, with `CLONE_PARENT`). Otherwise one clone makes
+//! the init straight into every new namespace. On cgroup v2 the first clone lands in the cgroup
+//! (`CLONE_INTO_CGROUP`); v1 hierarchies take a pid write after it, by the init itself where it
+//! can still see the host's cgroupfs, by rt where it cannot.
+
+use oci_spec::runtime::LinuxNamespaceType;
+
+use crate::namespaces::{self, JOIN_ORDER};
+
+/// A process of the launch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Joins what only a child can be in (pid, time, user), clones the init, reports its pid, exits.
+    Intermediate,
+    /// The container's init: becomes the user's process with execve.
+    Init,
+}
+
+/// How a process gets into the container's v1 cgroups (v2: see [`ProcessStep::into_cgroup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Nothing to do after the clone: no v1 hierarchies, or another process is placed instead.
+    None,
+    /// The process writes itself into each v1 `tasks` file before anything else: cheaper than
+    /// `cgroup.procs` (no RCU grace period; see `Cgroup::place_self`).
+    SelfWrite,
+    /// rt writes the pid, then sends `Placed`: the process sits in a mount namespace it joined
+    /// where the host's cgroupfs is not to be seen.
+    ByRt,
+}
+
+/// One process: how it is cloned and what it does before its part of the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessStep {
+    pub role: Role,
+    /// `CLONE_NEW*` of the namespaces its clone creates (`CLONE_NEWTIME` never: a time
+    /// namespace is made by rt with unshare, see [`Topology::time_namespace`]).
+    pub clone_flags: u64,
+    /// Cloned by the intermediate as rt's child (`CLONE_PARENT`), not by rt.
+    pub cloned_by_intermediate: bool,
+    /// `clone3(CLONE_INTO_CGROUP)` with the container's v2 directory.
+    pub into_cgroup: bool,
+    /// The joined namespaces it enters itself, in this order.
+    pub joins: Vec<LinuxNamespaceType>,
+    pub placement: Placement,
+    /// Namespaces it unshares right after placement: a new cgroup namespace on v1 is rooted
+    /// where the process is when it is made, so it can only be made once the process is there.
+    pub unshare_after_placement: u64,
+}
+
+/// One step of the handshake between rt and its children, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// intermediate → rt: the pid of the init it cloned; rt then reaps the intermediate.
+    InitPid,
+    /// rt writes the init's pid into the v1 cgroups, then → init: `Placed`.
+    Place,
+    /// init → rt: set up and checked, waiting to be let go.
+    Ready,
+    /// rt → init, once the container is recorded (state.json, pid file): `Go`. With `create`
+    /// the init then waits on exec.fifo for `start`; with `run` it executes the user's process.
+    /// An init whose rt died before recording it sees its channel close and exits.
+    Go,
+    /// init → rt (`run`): the channel closes on a successful execve, or a failure comes first.
+    Exec,
+}
+
+/// How the user's process is let go once the container is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartBy {
+    /// `create`: the init blocks opening exec.fifo until `start` opens its other end.
+    Fifo,
+    /// `run`: right after `Go`.
+    Go,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// In clone order; the first is cloned by rt.
+    pub processes: Vec<ProcessStep>,
+    pub stages: Vec<Stage>,
+    pub start_by: StartBy,
+    /// rt unshares a time namespace (and writes its offsets) before the first clone: offsets
+    /// can only be written while no process is in it, and the clones are born in it.
+    pub time_namespace: bool,
+}
+
+/// What the topology depends on; everything else is the child's business.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// `CLONE_NEW*` of the namespaces the container gets new.
+    pub new: i32,
+    /// The namespaces it joins by path.
+    pub joins: Vec<LinuxNamespaceType>,
+    /// The container's cgroup has a v2 directory to clone into.
+    pub v2_dir: bool,
+    /// The container's cgroup has v1 hierarchies, which take a pid write.
+    pub v1_dirs: bool,
+    /// `create` (the init waits on exec.fifo) rather than `run`.
+    pub create: bool,
+}
+
+impl Facts {
+    fn joins(&self, t: LinuxNamespaceType) -> bool {
+        self.joins.contains(&t)
+    }
+
+    fn creates(&self, t: LinuxNamespaceType) -> bool {
+        self.new & namespaces::clone_flag(t) != 0
+    }
+}
+
+/// The launch for a container with these facts.
+pub fn plan(f: &Facts) -> Topology {
+    use LinuxNamespaceType::*;
+    let intermediate = f.joins(Pid) || f.joins(Time) || f.creates(User) || f.joins(User);
+    let mut new = (f.new & !namespaces::CLONE_NEWTIME) as u64;
+    // On v1 the init has to be in its cgroups before it makes its cgroup namespace.
+    let cgroupns_late = f.v1_dirs && f.creates(Cgroup);
+    if cgroupns_late {
+        new &= !(libc::CLONE_NEWCGROUP as u64);
+    }
+    let ordered =
+        |types: &[LinuxNamespaceType]| -> Vec<LinuxNamespaceType> { JOIN_ORDER.iter().copied().filter(|t| types.contains(t) && f.joins(*t)).collect() };
+    let init_placement = match (f.v1_dirs, intermediate && f.joins(Mount)) {
+        (false, _) => Placement::None,
+        (true, false) => Placement::SelfWrite,
+        (true, true) => Placement::ByRt,
+    };
+    let init = ProcessStep {
+        role: Role::Init,
+        clone_flags: new,
+        cloned_by_intermediate: intermediate,
+        into_cgroup: f.v2_dir && !intermediate,
+        joins: if intermediate { vec![] } else { ordered(&[Ipc, Uts, Network, Cgroup, Mount]) },
+        placement: init_placement,
+        unshare_after_placement: if cgroupns_late { libc::CLONE_NEWCGROUP as u64 } else { 0 },
+    };
+    let mut processes = Vec::with_capacity(2);
+    let mut stages = Vec::with_capacity(5);
+    if intermediate {
+        processes.push(ProcessStep {
+            role: Role::Intermediate,
+            clone_flags: 0,
+            cloned_by_intermediate: false,
+            into_cgroup: f.v2_dir,
+            joins: ordered(&JOIN_ORDER),
+            placement: Placement::None,
+            unshare_after_placement: 0,
+        });
+        stages.push(Stage::InitPid);
+    }
+    if init.placement == Placement::ByRt {
+        stages.push(Stage::Place);
+    }
+    processes.push(init);
+    stages.extend([Stage::Ready, Stage::Go]);
+    if !f.create {
+        stages.push(Stage::Exec);
+    }
+    Topology { processes, stages, start_by: if f.create { StartBy::Fifo } else { StartBy::Go }, time_namespace: f.creates(Time) }
+}
+
+impl Topology {
+    pub fn init(&self) -> &ProcessStep {
+        // plan() always ends the list with the init
+        &self.processes[self.processes.len() - 1]
+    }
+
+    pub fn intermediate(&self) -> Option<&ProcessStep> {
+        self.processes.iter().find(|p| p.role == Role::Intermediate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use LinuxNamespaceType::*;
+
+    const NEW: i32 = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNET;
+
+    #[test]
+    fn one_clone_on_cgroup_v2() {
+        let t = plan(&Facts { new: NEW, v2_dir: true, create: true, ..Default::default() });
+        assert_eq!(t.processes.len(), 1);
+        let init = t.init();
+        assert_eq!(init.clone_flags, NEW as u64);
+        assert!(init.into_cgroup && !init.cloned_by_intermediate);
+        assert_eq!(init.placement, Placement::None);
+        assert_eq!(t.stages, [Stage::Ready, Stage::Go]);
+        assert_eq!(t.start_by, StartBy::Fifo);
+        assert!(!t.time_namespace);
+    }
+
+    #[test]
+    fn v1_init_places_itself_and_makes_its_cgroup_namespace_after() {
+        let t = plan(&Facts { new: NEW | libc::CLONE_NEWCGROUP, v2_dir: true, v1_dirs: true, ..Default::default() });
+        let init = t.init();
+        assert_eq!(init.clone_flags, NEW as u64, "no CLONE_NEWCGROUP before placement");
+        assert_eq!(init.unshare_after_placement, libc::CLONE_NEWCGROUP as u64);
+        assert_eq!(init.placement, Placement::SelfWrite);
+        assert!(init.into_cgroup, "hybrid: the unified dir by clone, v1 by pid writes");
+        assert_eq!(t.stages, [Stage::Ready, Stage::Go, Stage::Exec]);
+        assert_eq!(t.start_by, StartBy::Go);
+        let t = plan(&Facts { new: NEW | libc::CLONE_NEWCGROUP, v2_dir: true, ..Default::default() });
+        assert_eq!(t.init().clone_flags, (NEW | libc::CLONE_NEWCGROUP) as u64, "v2: the clone makes it");
+    }
+
+    #[test]
+    fn joins_without_an_intermediate_are_the_inits_in_join_order() {
+        let t = plan(&Facts { new: libc::CLONE_NEWPID, joins: vec![Mount, Network, Uts], v1_dirs: true, ..Default::default() });
+        assert_eq!(t.processes.len(), 1);
+        assert_eq!(t.init().joins, [Uts, Network, Mount]);
+        assert_eq!(t.init().placement, Placement::SelfWrite, "placed before it joins the mount namespace");
+    }
+
+    #[test]
+    fn a_pid_join_takes_an_intermediate() {
+        let t = plan(&Facts { new: libc::CLONE_NEWNS, joins: vec![Pid, Network], v2_dir: true, v1_dirs: true, ..Default::default() });
+        let [mid, init] = &t.processes[..] else { panic!("{t:?}") };
+        assert_eq!(mid.role, Role::Intermediate);
+        assert_eq!(mid.joins, [Network, Pid]);
+        assert!(mid.into_cgroup && !init.into_cgroup, "the init is cloned in the intermediate's cgroup");
+        assert!(init.cloned_by_intermediate);
+        assert!(init.joins.is_empty());
+        assert_eq!(init.clone_flags, libc::CLONE_NEWNS as u64);
+        assert_eq!(init.placement, Placement::SelfWrite);
+        assert_eq!(t.stages, [Stage::InitPid, Stage::Ready, Stage::Go, Stage::Exec]);
+    }
+
+    #[test]
+    fn behind_a_joined_mount_namespace_rt_places_the_init() {
+        let t = plan(&Facts { joins: vec![Mount, Time], v1_dirs: true, create: true, ..Default::default() });
+        assert_eq!(t.intermediate().map(|p| p.joins.clone()), Some(vec![Time, Mount]));
+        assert_eq!(t.init().placement, Placement::ByRt);
+        assert_eq!(t.stages, [Stage::InitPid, Stage::Place, Stage::Ready, Stage::Go]);
+    }
+
+    #[test]
+    fn a_new_time_namespace_is_made_by_rt() {
+        let t = plan(&Facts { new: NEW | namespaces::CLONE_NEWTIME, v2_dir: true, ..Default::default() });
+        assert!(t.time_namespace);
+        assert_eq!(t.init().clone_flags & namespaces::CLONE_NEWTIME as u64, 0);
+        assert_eq!(t.processes.len(), 1);
+    }
+}

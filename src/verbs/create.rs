@@ -1,0 +1,48 @@
+//! `create` and `run`: a new container from a bundle, through the launch path
+//! ([`crate::launch`]); `run` also starts it and, in the foreground, waits for it.
+
+use super::delete::destroy_parts;
+use super::Global;
+use crate::error::{Context, Error, Result};
+use crate::launch::{self, CreateOptions, Mode};
+use crate::state::{self, ContainerDir};
+use crate::sys;
+
+/// `create`: the container set up and its init waiting on exec.fifo.
+pub fn create(g: &Global, id: &str, o: &CreateOptions) -> Result<()> {
+    launch_new(g, id, o, Mode::Create)?.finish();
+    Ok(())
+}
+
+/// `run`: create and start; in the foreground, wait and return the container's exit code.
+pub fn run(g: &Global, id: &str, o: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+    let mode = if detach { Mode::RunDetached } else { Mode::RunForeground };
+    if mode == Mode::RunForeground {
+        // Orphans of a container without its own pid namespace come back to rt, not to
+        // the host's init, and are reaped here.
+        sys::set_child_subreaper().ctx("prctl(PR_SET_CHILD_SUBREAPER)")?;
+    }
+    let launched = launch_new(g, id, o, mode)?;
+    if mode == Mode::RunDetached {
+        launched.finish();
+        return Ok(0);
+    }
+    let (cgroup, own_pid_ns) = (launched.cgroup.clone(), launched.own_pid_ns);
+    let status = launched.wait()?;
+    if !keep {
+        if let Ok(dir) = ContainerDir::open(&g.root, id) {
+            // What rt made itself; state.json says the same, no need to read it back.
+            destroy_parts(dir, &cgroup, own_pid_ns)?;
+        }
+    }
+    Ok(status.code())
+}
+
+fn launch_new(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<launch::Launched> {
+    state::validate_id(id)?;
+    if g.systemd_cgroup {
+        return Err(Error::msg("--systemd-cgroup: rt has no systemd cgroup driver yet"));
+    }
+    let plan = launch::plan(id, o)?;
+    launch::launch(&g.root, &plan, mode)
+}
