@@ -10,8 +10,6 @@
 //! cgroups, processes, mounts — which fails the run if anything was.
 
 mod cases;
-// The rig is a small library for the tests; not every helper is used by every build.
-#[allow(dead_code, unused_imports)]
 mod rig;
 
 use libtest_mimic::{Arguments, Completion, Trial};

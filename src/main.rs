@@ -202,45 +202,43 @@ fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
     let g = Global { root: std::path::absolute(&cli.root).unwrap_or(cli.root), systemd_cgroup: cli.systemd_cgroup };
     match dispatch(&g, cmd) {
         Ok(code) => code as u8,
-        Err((verb, e)) => {
-            let msg = match verb {
-                Some(v) => format!("rt {v} failed: {e}"),
-                None => e.to_string(),
-            };
-            logging::report_error(&msg);
+        Err(e) => {
+            // `{:#}`: the context and rt's own error on one line, "rt create failed: mounts[3]…"
+            logging::report_error(&format!("{e:#}"));
             1
         }
     }
 }
 
-/// Runs a verb; an error comes back with the verb name when runc prefixes it ("rt create failed").
-fn dispatch(g: &Global, cmd: Cmd) -> Result<i32, (Option<&'static str>, Error)> {
-    let plain = |e| (None, e);
-    let done = |r: Result<(), Error>| r.map(|()| 0).map_err(plain);
+/// Runs a verb. The edge of rt: its typed errors become anyhow's, with runc's "rt create
+/// failed" in front where runc puts it.
+fn dispatch(g: &Global, cmd: Cmd) -> anyhow::Result<i32> {
+    use anyhow::Context as _;
+    let done = |r: Result<(), Error>| r.map(|()| 0).map_err(anyhow::Error::from);
     match cmd {
         Cmd::Create { id, args } => {
-            let (id, o) = create_options(id, args).map_err(|e| (Some("create"), e))?;
-            verbs::create::create(g, &id, &o).map_err(|e| (Some("create"), e))?;
+            let (id, o) = create_options(id, args).context("rt create failed")?;
+            verbs::create::create(g, &id, &o).context("rt create failed")?;
             Ok(0)
         }
         Cmd::Run { id, args, detach, keep, no_subreaper: _ } => {
-            let (id, o) = create_options(id, args).map_err(|e| (Some("run"), e))?;
-            verbs::create::run(g, &id, &o, detach, keep).map_err(|e| (Some("run"), e))
+            let (id, o) = create_options(id, args).context("rt run failed")?;
+            Ok(verbs::create::run(g, &id, &o, detach, keep).context("rt run failed")?)
         }
         Cmd::Start { id } => done(verbs::start::start(g, &id)),
         Cmd::State { id } => {
-            print!("{}", verbs::state::state(g, &id).map_err(plain)?);
+            print!("{}", verbs::state::state(g, &id)?);
             Ok(0)
         }
         Cmd::List { format, quiet } => {
-            print!("{}", verbs::state::list(g, format.into(), quiet).map_err(plain)?);
+            print!("{}", verbs::state::list(g, format.into(), quiet)?);
             Ok(0)
         }
         Cmd::Kill { all, id, signal } => done(verbs::kill::kill(g, &id, signal.as_deref().unwrap_or("SIGTERM"), all)),
         Cmd::Delete { force, id } => done(verbs::delete::delete(g, &id, force)),
         Cmd::Spec { bundle, rootless } => done(verbs::spec::write_spec(bundle.as_deref(), rootless)),
         Cmd::Features => {
-            print!("{}", verbs::features::json().map_err(plain)?);
+            print!("{}", verbs::features::json()?);
             Ok(0)
         }
         Cmd::Pause { id } => done(verbs::pause::pause(g, &id)),
@@ -248,7 +246,7 @@ fn dispatch(g: &Global, cmd: Cmd) -> Result<i32, (Option<&'static str>, Error)> 
         Cmd::Update { id, flags } => done(verbs::update::update_from(g, &id, &(*flags).into())),
         Cmd::Events { id, interval, stats } => done(verbs::events::events(g, &id, &interval, stats, &mut std::io::stdout().lock())),
         Cmd::Ps { format, id, ps_args } => {
-            print!("{}", verbs::ps::ps(g, &id, format.into(), &ps_args).map_err(plain)?);
+            print!("{}", verbs::ps::ps(g, &id, format.into(), &ps_args)?);
             Ok(0)
         }
     }

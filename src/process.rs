@@ -250,13 +250,7 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
         }
         let amb = c.raisable_ambient();
         for i in (0..64).filter(|i| amb & (1u64 << i) != 0) {
-            // SAFETY: integer-only prctl.
-            let r = unsafe {
-                libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, i as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong)
-            };
-            if r == -1 {
-                return Err(std::io::Error::last_os_error()).with_ctx(|| format!("process.capabilities.ambient: raise capability {i}"));
-            }
+            sys::ambient_raise(i).with_ctx(|| format!("process.capabilities.ambient: raise capability {i}"))?;
         }
         if keep {
             sys::prctl(libc::PR_SET_KEEPCAPS, 0).ctx("prctl(PR_SET_KEEPCAPS)")?;
@@ -434,9 +428,8 @@ pub fn open_executable(path: &Path, args: &[String], rt_binary: Option<(u64, u64
 /// The interpreter and its optional argument of a `#!` script, as binfmt_script reads them.
 fn shebang(fd: &std::os::fd::OwnedFd) -> Option<(PathBuf, Option<String>)> {
     let mut buf = [0u8; 256];
-    // SAFETY: buf is valid for its length; pread leaves the file offset alone.
-    let n = unsafe { libc::pread(std::os::fd::AsRawFd::as_raw_fd(fd), buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-    let head = buf.get(..usize::try_from(n).ok()?)?;
+    let n = sys::pread(fd.as_fd(), &mut buf, 0).ok()?;
+    let head = buf.get(..n)?;
     let line = head.strip_prefix(b"#!")?;
     let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let text = String::from_utf8_lossy(line);

@@ -223,8 +223,7 @@ fn check_version(v: &str) -> Result<()> {
 /// namespace is in it only where the host is cgroup v2, as with runc.
 pub fn default_config(rootless: bool) -> String {
     if rootless {
-        // SAFETY: geteuid/getegid cannot fail.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (uid, gid) = crate::sys::effective_ids();
         return include_str!("spec/rootless.json").replace("@UID@", &uid.to_string()).replace("@GID@", &gid.to_string());
     }
     let text = include_str!("spec/default.json");

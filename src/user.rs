@@ -65,34 +65,6 @@ pub fn by_uid(uid: u32) -> Option<PasswdEntry> {
     parse_passwd(&read("/etc/passwd")).into_iter().find(|e| e.uid == uid)
 }
 
-/// `exec --user` forms: `uid`, `name`, `uid:gid`, `name:group`. Names resolve in the container.
-pub fn resolve_user_spec(spec: &str) -> Result<(u32, u32), String> {
-    let (user, group) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let passwd = parse_passwd(&read("/etc/passwd"));
-    let (uid, default_gid) = match user.parse::<u32>() {
-        Ok(uid) => (uid, passwd.iter().find(|e| e.uid == uid).map_or(0, |e| e.gid)),
-        Err(_) => {
-            let e = passwd.iter().find(|e| e.name == user).ok_or_else(|| format!("unable to find user {user}: no matching entries in passwd file"))?;
-            (e.uid, e.gid)
-        }
-    };
-    let gid = match group {
-        None => default_gid,
-        Some(g) => match g.parse::<u32>() {
-            Ok(gid) => gid,
-            Err(_) => parse_group(&read("/etc/group"))
-                .into_iter()
-                .find(|e| e.name == g)
-                .map(|e| e.gid)
-                .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?,
-        },
-    };
-    Ok((uid, gid))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

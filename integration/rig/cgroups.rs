@@ -350,17 +350,6 @@ impl TestCgroup {
         self.dirs.iter().any(|(h, _)| if ctrl == "unified" { h.v2 } else { h.controllers.iter().any(|c| c == ctrl) })
     }
 
-    /// The directory where the runtime's own cgroup is, from its point of view: the test cgroup,
-    /// or its `inner/` when sandboxed.
-    pub fn runtime_dir(&self, ctrl: &str) -> PathBuf {
-        let d = self.dir(ctrl);
-        if self.sandboxed {
-            d.join("inner")
-        } else {
-            d
-        }
-    }
-
     /// What the runtime left in the test cgroup's subtree.
     pub fn leftovers(&self) -> Vec<String> {
         self.dirs

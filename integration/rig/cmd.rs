@@ -189,26 +189,6 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn pid(&self) -> i32 {
-        self.child.as_ref().map(|c| c.id() as i32).unwrap_or(0)
-    }
-
-    /// Send SIG to the command (our child).
-    pub fn signal(&self, sig: i32) {
-        if let Some(c) = &self.child {
-            // SAFETY: kill takes plain integers; the pid is our own unreaped child.
-            unsafe { libc::kill(c.id() as i32, sig) };
-        }
-    }
-
-    /// Has it exited? (non-blocking)
-    pub fn try_done(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(Some(_))),
-            None => true,
-        }
-    }
-
     /// Wait for the command, up to its timeout from when it started.
     pub fn wait(mut self) -> Output {
         let deadline = self.started + self.timeout;
@@ -324,12 +304,6 @@ impl Output {
     #[track_caller]
     pub fn stderr_has(&self, s: &str) -> &Output {
         assert!(self.stderr.contains(s), "expected stderr to contain {s:?}: {self}");
-        self
-    }
-
-    #[track_caller]
-    pub fn stdout_has(&self, s: &str) -> &Output {
-        assert!(self.stdout.contains(s), "expected stdout to contain {s:?}: {self}");
         self
     }
 

@@ -16,7 +16,6 @@ pub mod probe;
 
 pub use cmd::{Cmd, Output};
 pub use ctr::Ctr;
-pub use probe::Probe;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,10 +77,6 @@ impl Rig {
 
     pub fn is_rt(&self) -> bool {
         self.kind == Kind::Rt
-    }
-
-    pub fn is_runc(&self) -> bool {
-        self.kind == Kind::Other("runc".into())
     }
 
     /// A number unique within this run.

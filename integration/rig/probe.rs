@@ -57,14 +57,6 @@ impl Probe {
         self.mounts().iter().rev().find(|m| m["mount_point"] == mount_point)
     }
 
-    /// The per-mount and super options of the mount at MP, together.
-    pub fn mount_opts(&self, mp: &str) -> Vec<String> {
-        let m = self.mount(mp).unwrap_or_else(|| panic!("no mount at {mp}; mounts: {}", self.mount_points().join(" ")));
-        let mut o: Vec<String> = m["options"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-        o.extend(m["super_options"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()));
-        o
-    }
-
     pub fn mount_points(&self) -> Vec<String> {
         self.mounts().iter().map(|m| m["mount_point"].as_str().unwrap().to_string()).collect()
     }
@@ -90,16 +82,6 @@ impl Probe {
     /// The /dev entry at PATH ("/dev/null").
     pub fn dev(&self, path: &str) -> Option<&Value> {
         self.0["dev"].as_array().unwrap().iter().find(|d| d["path"] == path)
-    }
-
-    /// The cgroup path in the hierarchy whose controller list contains CTRL ("" for cgroup2).
-    pub fn cgroup(&self, ctrl: &str) -> Option<String> {
-        self.0["cgroup"].as_array()?.iter().filter_map(|l| l.as_str()).find_map(|l| {
-            let mut it = l.splitn(3, ':');
-            let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
-            let hit = if ctrl.is_empty() { ctrls.is_empty() } else { ctrls.split(',').any(|c| c == ctrl) };
-            hit.then(|| path.to_string())
-        })
     }
 }
 

@@ -157,16 +157,11 @@ struct ProgAttachAttr {
     replace_bpf_fd: u32,
 }
 
+/// Only the attribute structs of this file, filled as each command wants them, come here.
 fn sys_bpf<T>(cmd: libc::c_int, attr: &mut T) -> Result<libc::c_long, Errno> {
-    // SAFETY: `attr` is a live, initialised #[repr(C)] prefix of `union bpf_attr` for `cmd`, and
-    // its exact size is passed, so the kernel reads (and, for a log buffer, writes through
-    // pointers that outlive the call) nothing beyond it.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
-    if r < 0 {
-        Err(Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)))
-    } else {
-        Ok(r)
-    }
+    // SAFETY: `attr` is one of this file's #[repr(C)] prefixes of `union bpf_attr`, made for
+    // `cmd`, whose pointers (instructions, license, log buffer) outlive the call.
+    unsafe { crate::sys::bpf(cmd, attr) }.map_err(|e| Errno::from_io(&e))
 }
 
 fn load(prog: &[Insn], log: Option<&mut Vec<u8>>) -> Result<OwnedFd, Errno> {

@@ -142,10 +142,9 @@ pub fn kill_all(cg: &Cgroup, signal: i32) -> Result<()> {
     let froze = !was_frozen && freezer(cg).is_some() && freeze(cg).is_ok();
     let result = (|| {
         for pid in pids(cg)? {
-            // SAFETY: kill(2) has no memory-safety preconditions. (The pid comes from the
-            // cgroup, frozen where a freezer exists, so that it cannot be reused meanwhile.)
-            if unsafe { libc::kill(pid, signal) } != 0 {
-                let e = std::io::Error::last_os_error();
+            // The pid comes from the cgroup, frozen where a freezer exists, so that it cannot be
+            // reused meanwhile.
+            if let Err(e) = crate::sys::kill(pid, signal) {
                 if e.raw_os_error() != Some(libc::ESRCH) {
                     return Err(Error::Cgroup(format!("signalling pid {pid}: {}", Errno::from_io(&e))));
                 }

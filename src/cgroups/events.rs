@@ -5,14 +5,13 @@
 //!   signals it on every OOM in the cgroup (and once when the cgroup goes away).
 //! - v2: inotify on `memory.events`, whose `oom_kill` counter is compared with the last value.
 
-use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::stats::parse_kv;
 use super::{fs, Cgroup};
 use crate::error::{Errno, Error, Result};
+use crate::sys;
 
 pub struct OomWatcher {
     kind: Kind,
@@ -32,9 +31,8 @@ enum Kind {
     },
 }
 
-fn os_err(op: &'static str, path: &Path) -> Error {
-    let e = std::io::Error::last_os_error();
-    Error::CgroupFs { op: op.into(), path: path.to_owned(), errno: Errno::from_io(&e), hint: String::new() }
+fn os_err(op: &'static str, path: &Path, e: &std::io::Error) -> Error {
+    Error::CgroupFs { op: op.into(), path: path.to_owned(), errno: Errno::from_io(e), hint: String::new() }
 }
 
 /// `oom_kill N` of a v2 memory.events text.
@@ -53,13 +51,7 @@ impl OomWatcher {
                 errno: Errno::from_io(&e),
                 hint: String::new(),
             })?;
-            // SAFETY: eventfd(2) with constant flags; the result is checked before use.
-            let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if efd < 0 {
-                return Err(os_err("creating an eventfd for", &oc_path));
-            }
-            // SAFETY: a new fd owned by nothing else.
-            let eventfd = unsafe { OwnedFd::from_raw_fd(efd) };
+            let eventfd = sys::eventfd().map_err(|e| os_err("creating an eventfd for", &oc_path, &e))?;
             let ctl = dir.join("cgroup.event_control");
             fs::write(&ctl, &format!("{} {}", eventfd.as_raw_fd(), oc.as_raw_fd())).map_err(|e| Error::CgroupFs {
                 op: "registering for OOM events in".into(),
@@ -73,18 +65,7 @@ impl OomWatcher {
             return Err(Error::Cgroup("this cgroup has no memory controller to watch for OOM kills".into()));
         };
         let events = d.path.join("memory.events");
-        // SAFETY: inotify_init1(2) with constant flags; the result is checked before use.
-        let ifd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        if ifd < 0 {
-            return Err(os_err("creating an inotify instance for", &events));
-        }
-        // SAFETY: a new fd owned by nothing else.
-        let inotify = unsafe { OwnedFd::from_raw_fd(ifd) };
-        let c = CString::new(events.as_os_str().as_bytes()).map_err(|_| Error::Cgroup("NUL in a cgroup path".into()))?;
-        // SAFETY: a valid inotify fd and a NUL-terminated path that outlives the call.
-        if unsafe { libc::inotify_add_watch(inotify.as_raw_fd(), c.as_ptr(), libc::IN_MODIFY) } < 0 {
-            return Err(os_err("watching", &events));
-        }
+        let inotify = sys::inotify_modify(&events).map_err(|e| os_err("watching", &events, &e))?;
         let last = fs::read(&events).map(|t| oom_kills(&t)).unwrap_or(0);
         Ok(OomWatcher { kind: Kind::V2 { inotify, events, last } })
     }
@@ -101,20 +82,18 @@ impl OomWatcher {
     pub fn take(&mut self) -> Result<u64> {
         match &mut self.kind {
             Kind::V1 { eventfd, dir, .. } => {
-                let mut n = 0u64;
-                // SAFETY: reads 8 bytes into a u64 that lives across the call.
-                let r = unsafe { libc::read(eventfd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
-                if r != 8 {
+                let mut n = [0u8; 8];
+                if !matches!(sys::read(eventfd.as_fd(), &mut n), Ok(8)) {
                     return Ok(0);
                 }
+                let n = u64::from_ne_bytes(n);
                 // The eventfd also fires when the cgroup is removed: that is not an OOM.
                 Ok(if dir.join("cgroup.event_control").exists() { n } else { 0 })
             }
             Kind::V2 { inotify, events, last } => {
                 let mut buf = [0u8; 4096];
-                // SAFETY: drains pending inotify events into a local buffer; the content is not
-                // needed, only the wake-up.
-                while unsafe { libc::read(inotify.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+                // Drained: only the wake-up matters, not what the events say.
+                while matches!(sys::read(inotify.as_fd(), &mut buf), Ok(n) if n > 0) {}
                 let now = fs::read(events).map(|t| oom_kills(&t)).unwrap_or(*last);
                 let new = now.saturating_sub(*last);
                 *last = now;

@@ -84,8 +84,7 @@ impl DirCache {
     }
 
     fn ids(&mut self) -> (u32, u32) {
-        // SAFETY: geteuid/getegid cannot fail.
-        *self.ids.get_or_insert_with(|| unsafe { (libc::geteuid(), libc::getegid()) })
+        *self.ids.get_or_insert_with(sys::effective_ids)
     }
 }
 

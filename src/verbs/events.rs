@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::Global;
 use crate::error::{Context, Error, Result};
-use crate::{logging, state, sys};
+use crate::sys::{self, PollFd, PollFlags};
+use crate::{logging, state};
 
 /// One line of `events`' output: runc's `types.Event`.
 #[derive(Debug, Serialize)]
@@ -53,17 +54,17 @@ pub fn events(g: &Global, id: &str, interval: &str, stats: bool, out: &mut dyn W
     loop {
         let wait = next.saturating_duration_since(Instant::now());
         let ms = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
-        let mut fds = [
-            libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&oom.fd()), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&pidfd), events: libc::POLLIN, revents: 0 },
-        ];
-        sys::poll(&mut fds, ms).ctx("events: poll")?;
-        if fds[0].revents != 0 {
+        let (oom_ready, exited) = {
+            let mut fds = [PollFd::from_borrowed_fd(oom.fd(), PollFlags::IN), PollFd::new(&pidfd, PollFlags::IN)];
+            sys::poll(&mut fds, ms).ctx("events: poll")?;
+            (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+        };
+        if oom_ready {
             for _ in 0..oom.take()? {
                 emit(out, &Event::<()> { kind: "oom", id, data: None })?;
             }
         }
-        if fds[1].revents != 0 {
+        if exited {
             // An OOM kill of the init itself is counted by now: report it before ending.
             for _ in 0..oom.take()? {
                 emit(out, &Event::<()> { kind: "oom", id, data: None })?;

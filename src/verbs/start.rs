@@ -5,7 +5,7 @@ use std::os::fd::AsFd;
 use super::Global;
 use crate::error::{Context, Error, Result};
 use crate::state::{self, ContainerDir, Status};
-use crate::sys;
+use crate::sys::{self, PollFd, PollFlags};
 
 /// `start`: lets a created container's init run the user's process.
 pub fn start(g: &Global, id: &str) -> Result<()> {
@@ -30,12 +30,10 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
     // the byte it then writes says it got there. If it dies instead, its pidfd says so.
     let fifo = sys::open(&fifo_path, libc::O_RDONLY | libc::O_NONBLOCK, 0).ctx("open exec.fifo")?;
     loop {
-        let mut fds = [
-            libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&fifo), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&pidfd), events: libc::POLLIN, revents: 0 },
-        ];
+        let mut fds = [PollFd::new(&fifo, PollFlags::IN), PollFd::new(&pidfd, PollFlags::IN)];
         sys::poll(&mut fds, -1).ctx("wait for the init")?;
-        if fds[0].revents & libc::POLLIN != 0 {
+        let (fifo_ready, init_gone) = (fds[0].revents(), !fds[1].revents().is_empty());
+        if fifo_ready.contains(PollFlags::IN) {
             let mut b = [0u8; 1];
             match sys::read(fifo.as_fd(), &mut b) {
                 Ok(1) => break,
@@ -43,7 +41,7 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
                 _ => return Err(Error::msg("cannot start a container that has stopped")),
             }
         }
-        if fds[0].revents & libc::POLLHUP != 0 || fds[1].revents != 0 {
+        if fifo_ready.contains(PollFlags::HUP) || init_gone {
             return Err(Error::msg("cannot start a container that has stopped"));
         }
     }
