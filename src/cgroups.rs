@@ -49,7 +49,7 @@ pub use layout::{Hierarchy, HierarchyKind, Layout, Mode};
 pub use resources::ApplyMode;
 pub use stats::Stats;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One directory of a container's cgroup, in one hierarchy.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -240,6 +240,26 @@ impl Cgroup {
     /// Only a v2 hierarchy: all controllers live there.
     pub fn is_pure_v2(&self) -> bool {
         !self.dirs.is_empty() && self.dirs.iter().all(|d| d.v2)
+    }
+
+    /// exec's `--cgroup`: the same cgroup with each directory replaced by one of its existing
+    /// sub-cgroups. `subs`: (controller, path below the container's cgroup); a controller
+    /// names v1 hierarchies that have it, `None` every other directory.
+    pub fn sub(&self, subs: &[(Option<String>, PathBuf)]) -> Result<Cgroup> {
+        let mut out = self.clone();
+        for d in &mut out.dirs {
+            let named = subs.iter().find(|(c, _)| c.as_ref().is_some_and(|c| !d.v2 && d.controllers.contains(c)));
+            let Some((_, rel)) = named.or_else(|| subs.iter().find(|(c, _)| c.is_none())) else { continue };
+            if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Err(Error::spec("--cgroup", format!("{}: must be a path below the container's cgroup, without ..", rel.display())));
+            }
+            let path = d.path.join(rel);
+            if !path.is_dir() {
+                return Err(Error::spec("--cgroup", format!("{}: no such sub-cgroup ({})", rel.display(), path.display())));
+            }
+            d.path = path;
+        }
+        Ok(out)
     }
 
     /// Every directory path, in creation order.

@@ -9,11 +9,13 @@
 
 pub mod channel;
 mod child;
+pub mod exec;
 pub mod parent;
 pub mod plan;
 pub mod topology;
 
-pub use parent::{launch, write_pid_file, Launched};
+pub use exec::{ExecOptions, ExecPlan};
+pub use parent::{launch, launch_exec, write_pid_file, Launched};
 pub use plan::{plan, ContainerPlan, CreateOptions};
 
 /// What the verb wants from the launch.

@@ -96,6 +96,8 @@ enum Cmd {
         #[arg(long = "no-subreaper")]
         no_subreaper: bool,
     },
+    /// execute new process inside the container
+    Exec(Box<ExecArgs>),
     /// output the state of a container
     State { id: String },
     /// lists containers started by rt with the given root
@@ -205,7 +207,13 @@ fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
         Err(e) => {
             // `{:#}`: the context and rt's own error on one line, "rt create failed: mounts[3]…"
             logging::report_error(&format!("{e:#}"));
-            1
+            // runc's exec says 255 for every failure of its own, whatever the process's code
+            // would have been.
+            if e.is::<ExecFailed>() {
+                255
+            } else {
+                1
+            }
         }
     }
 }
@@ -224,6 +232,10 @@ fn dispatch(g: &Global, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Run { id, args, detach, keep, no_subreaper: _ } => {
             let (id, o) = create_options(id, args).context("rt run failed")?;
             Ok(verbs::create::run(g, &id, &o, detach, keep).context("rt run failed")?)
+        }
+        Cmd::Exec(a) => {
+            let (id, o) = a.into_options();
+            Ok(verbs::exec::exec(g, &id, &o).map_err(ExecFailed)?)
         }
         Cmd::Start { id } => done(verbs::start::start(g, &id)),
         Cmd::State { id } => {
@@ -421,5 +433,105 @@ impl From<UpdateArgs> for verbs::update::UpdateFlags {
             l3_cache_schema,
             mem_bw_schema,
         }
+    }
+}
+
+/// `exec`'s failures: runc words them `exec failed: …` and exits 255.
+#[derive(Debug)]
+struct ExecFailed(Error);
+
+impl std::fmt::Display for ExecFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exec failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for ExecFailed {}
+
+/// `exec`'s flags, as runc has them, in any order around the id; what follows the id and is not
+/// a flag of exec's is the command.
+#[derive(clap::Args)]
+struct ExecArgs {
+    /// path to the process.json
+    #[arg(short = 'p', long = "process")]
+    process: Option<PathBuf>,
+    /// detach from the container's process
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// specify the file to write the process id to
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the exec'd process (a pidfd)
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
+    /// Pass N additional file descriptors to the container (stdio + N in total)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// current working directory in the container
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// set environment variables
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// additional gids
+    #[arg(short = 'g', long = "additional-gids")]
+    additional_gids: Vec<u32>,
+    /// add a capability to the bounding set for the process
+    #[arg(short = 'c', long = "cap")]
+    cap: Vec<String>,
+    /// set the no new privileges value for the process
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// set the apparmor profile for the process
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// set the asm process label for the process commonly used with selinux
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+    /// allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    ignore_paused: bool,
+    /// run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.
+    #[arg(long)]
+    cgroup: Vec<String>,
+    /// the container id
+    id: String,
+    /// the command and its arguments (not with --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+impl ExecArgs {
+    fn into_options(self) -> (String, rt::launch::ExecOptions) {
+        let o = rt::launch::ExecOptions {
+            process_file: self.process,
+            args: self.command,
+            detach: self.detach,
+            pid_file: self.pid_file,
+            tty: self.tty,
+            console_socket: self.console_socket,
+            preserve_fds: self.preserve_fds,
+            cwd: self.cwd,
+            env: self.env,
+            user: self.user,
+            additional_gids: self.additional_gids,
+            caps: self.cap,
+            no_new_privs: self.no_new_privs,
+            apparmor: self.apparmor,
+            process_label: self.process_label,
+            ignore_paused: self.ignore_paused,
+            cgroup: self.cgroup,
+            pidfd_socket: self.pidfd_socket,
+        };
+        (self.id, o)
     }
 }

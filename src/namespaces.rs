@@ -45,8 +45,8 @@ pub const JOIN_ORDER: [LinuxNamespaceType; 8] = [
 pub struct Join {
     pub typ: LinuxNamespaceType,
     pub path: PathBuf,
-    /// Which entry of `linux.namespaces` asked for it, for errors.
-    pub index: usize,
+    /// Which entry of `linux.namespaces` asked for it, for errors (none: exec joining the init's).
+    pub index: Option<usize>,
     /// Opened by rt before the clone, while host paths still mean the host.
     pub fd: Option<OwnedFd>,
 }
@@ -84,7 +84,7 @@ impl NamespacePlan {
     /// Opens every `path` and checks it is a namespace of the type it is listed as.
     pub fn open_joins(&mut self) -> Result<()> {
         for j in &mut self.joins {
-            let field = format!("linux.namespaces[{}].path", j.index);
+            let field = format!("linux.namespaces[{}].path", j.index.unwrap_or_default());
             let fd = sys::open(&j.path, libc::O_RDONLY, 0).with_ctx(|| format!("{field}: open {}", j.path.display()))?;
             let typ = sys::ns_type(fd.as_fd()).with_ctx(|| format!("{field}: {} is not a namespace", j.path.display()))?;
             if typ != clone_flag(j.typ) {
@@ -100,7 +100,10 @@ impl NamespacePlan {
         for t in JOIN_ORDER.iter().filter(|t| types.contains(t)) {
             for j in self.joins.iter().filter(|j| j.typ == *t) {
                 let fd = j.fd.as_ref().ok_or_else(|| Error::msg("namespace fd not opened"))?;
-                sys::setns(fd.as_fd(), clone_flag(j.typ)).with_ctx(|| format!("linux.namespaces[{}]: join {}", j.index, j.path.display()))?;
+                sys::setns(fd.as_fd(), clone_flag(j.typ)).with_ctx(|| match j.index {
+                    Some(i) => format!("linux.namespaces[{i}]: join {}", j.path.display()),
+                    None => format!("join {}", j.path.display()),
+                })?;
             }
         }
         Ok(())
@@ -112,7 +115,7 @@ pub fn plan(linux: &Linux) -> Result<NamespacePlan> {
     let mut p = NamespacePlan::default();
     for (index, ns) in linux.namespaces().iter().flatten().enumerate() {
         match ns.path() {
-            Some(path) => p.joins.push(Join { typ: ns.typ(), path: path.clone(), index, fd: None }),
+            Some(path) => p.joins.push(Join { typ: ns.typ(), path: path.clone(), index: Some(index), fd: None }),
             None => p.new |= clone_flag(ns.typ()),
         }
     }
@@ -153,7 +156,7 @@ mod tests {
         .unwrap();
         assert_eq!(p.new, libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS);
         assert_eq!(p.joins.len(), 1);
-        assert_eq!(p.joins[0].index, 1);
+        assert_eq!(p.joins[0].index, Some(1));
         assert!(p.has(LinuxNamespaceType::Network));
         assert!(!p.creates(LinuxNamespaceType::Network));
         assert!(!p.needs_intermediate());

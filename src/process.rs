@@ -56,6 +56,8 @@ pub struct ProcessPlan {
     /// (st_dev, st_ino) of rt's binary, which the container must never get to execute.
     pub rt_binary: Option<(u64, u64)>,
     pub scheduling: scheduling::Scheduling,
+    /// A missing cwd is made (runc does so for the init; an exec'd process needs one that exists).
+    pub create_cwd: bool,
 }
 
 /// The caller's socket-activation fds: `LISTEN_FDS`, when `LISTEN_PID` says they were
@@ -123,6 +125,7 @@ pub fn plan(p: &Process, ctx: ProcessContext) -> Result<ProcessPlan> {
         session_keyring: ctx.session_keyring,
         rt_binary: own_binary(),
         scheduling: scheduling::plan(p, ctx.memory_policy)?,
+        create_cwd: true,
     })
 }
 
@@ -362,6 +365,26 @@ pub struct Executable {
     /// path, then the rest of process.args).
     argv: Vec<String>,
     path: PathBuf,
+    /// The name the process is known by (`/proc/PID/comm`): the last component of the path it
+    /// was looked up as, `sleep` for busybox's `/bin/sleep` link, as execve by path gives it.
+    name: String,
+    /// Where the file can be given that name at exec time (see [`rename_dir`]).
+    rename_dir: Option<std::os::fd::OwnedFd>,
+}
+
+impl Executable {
+    pub fn with_rename_dir(mut self, dir: Option<std::os::fd::OwnedFd>) -> Self {
+        self.rename_dir = dir;
+        self
+    }
+}
+
+/// A tmpfs mounted nowhere, for [`exec`] to give the checked file the name it was started
+/// as. Made while the process still may mount (before its capabilities go); None where that
+/// fails or the container's /proc, through which it is reached, is not a procfs root.
+pub fn rename_dir() -> Option<std::os::fd::OwnedFd> {
+    sys::open_proc_root().ok().flatten()?;
+    sys::detached_tmpfs().ok()
 }
 
 /// The device and inode of rt's own binary.
@@ -396,7 +419,8 @@ pub fn open_executable(path: &Path, args: &[String], rt_binary: Option<(u64, u64
         Ok((fd, readable))
     };
     let (fd, readable) = open(path)?;
-    let mut exe = Executable { fd: Some(fd), argv: args.to_vec(), path: path.to_owned() };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut exe = Executable { fd: Some(fd), argv: args.to_vec(), path: path.to_owned(), name: name.clone(), rename_dir: None };
     if !readable {
         return Ok(exe);
     }
@@ -412,9 +436,9 @@ pub fn open_executable(path: &Path, args: &[String], rt_binary: Option<(u64, u64
             argv.extend(arg);
             argv.push(script.display().to_string());
             argv.extend(args.iter().skip(1).cloned());
-            exe = Executable { fd: Some(ifd.try_clone().ctx("dup")?), argv, path: interp.clone() };
+            exe = Executable { fd: Some(ifd.try_clone().ctx("dup")?), argv, path: interp.clone(), name: name.clone(), rename_dir: None };
         } else {
-            exe = Executable { fd: None, argv: args.to_vec(), path: path.to_owned() };
+            exe = Executable { fd: None, argv: args.to_vec(), path: path.to_owned(), name: name.clone(), rename_dir: None };
         }
         if !ireadable {
             break;
@@ -441,8 +465,8 @@ fn shebang(fd: &std::os::fd::OwnedFd) -> Option<(PathBuf, Option<String>)> {
     (!interp.is_empty()).then(|| (PathBuf::from(interp), arg))
 }
 
-/// Replaces the init with the user's process. fds above stdio and the preserved ones are
-/// closed on exec; only returns on failure.
+/// Replaces the init (or an exec'd process) with the user's process. fds above stdio and the
+/// preserved ones are closed on exec; only returns on failure.
 pub fn exec(exe: &Executable, p: &ProcessPlan, env: &[String]) -> Error {
     let prepared = (|| -> std::io::Result<(Vec<CString>, Vec<CString>)> {
         sys::cloexec_from(3 + p.preserve_fds)?;
@@ -455,13 +479,38 @@ pub fn exec(exe: &Executable, p: &ProcessPlan, env: &[String]) -> Error {
     })();
     let e = match prepared {
         Ok((argv, envp)) => match (&exe.fd, sys::cpath(&exe.path)) {
-            (Some(fd), _) => sys::execveat(fd.as_fd(), &argv, &envp),
+            (Some(fd), _) => exec_checked(fd.as_fd(), &exe.name, exe.rename_dir.as_ref(), &argv, &envp),
             (None, Ok(path)) => sys::execve(&path, &argv, &envp),
             (None, Err(e)) => e,
         },
         Err(e) => e,
     };
     Error::msg(format!("exec {}: {}", exe.path.display(), sys::errno_text(&e)))
+}
+
+/// Runs exactly the checked file `fd`, known as `name`. execveat on the fd names the process
+/// after the file (`busybox`, not the `sleep` it was started as); to be named as execve by
+/// path would name it, the file is reached instead through a path that ends in `name` and that
+/// nothing else can change: a symlink `name` → `/proc/self/fd/<fd>` on a tmpfs that is mounted
+/// nowhere, whose root only this process holds (`/proc/self/fd/<root>/<name>`). That needs the
+/// container's /proc to be a procfs root; where it is not, the file runs under its own name.
+fn exec_checked(fd: BorrowedFd, name: &str, dir: Option<&std::os::fd::OwnedFd>, argv: &[CString], envp: &[CString]) -> std::io::Error {
+    let own = std::fs::read_link(sys::fd_path(fd)).ok();
+    let named_right = own.as_deref().and_then(Path::file_name).is_some_and(|n| n == std::ffi::OsStr::new(name));
+    let Some(dir) = dir.filter(|_| !named_right && !name.is_empty() && !name.contains('/')) else { return sys::execveat(fd, argv, envp) };
+    // Checked again now: nothing in the container may have changed /proc since (that takes
+    // CAP_SYS_ADMIN, which this process no longer has, nor do unprivileged containers).
+    if sys::open_proc_root().ok().flatten().is_none() {
+        return sys::execveat(fd, argv, envp);
+    }
+    let renamed = (|| -> std::io::Result<CString> {
+        sys::symlinkat(&sys::fd_path(fd), dir.as_fd(), Path::new(name))?;
+        sys::cstring(format!("/proc/self/fd/{}/{name}", std::os::fd::AsRawFd::as_raw_fd(dir)))
+    })();
+    match renamed {
+        Ok(path) => sys::execve(&path, argv, envp),
+        Err(_) => sys::execveat(fd, argv, envp),
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 
 use crate::error::{Error, Result};
 
@@ -20,17 +20,29 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 }
 
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
-    if let Some(renamed) = rename_sched_flags(bytes) {
+    if let Some(renamed) = rename_sched_flags(bytes, "/process/scheduler/flags") {
         return parse(&renamed);
     }
+    parse_json(bytes, "config.json", "")
+}
+
+/// exec's `--process` file: a runtime-spec `process` object. Errors name the file and field.
+pub fn parse_process(bytes: &[u8], file: &str) -> Result<Process> {
+    if let Some(renamed) = rename_sched_flags(bytes, "/scheduler/flags") {
+        return parse_process(&renamed, file);
+    }
+    parse_json(bytes, file, &format!("{file}: "))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], file: &str, prefix: &str) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || inner.is_syntax() || inner.is_eof() {
-            Error::spec("config.json", format!("invalid JSON: {inner}"))
+            Error::spec(file, format!("invalid JSON: {inner}"))
         } else {
-            Error::spec(path, strip_position(&inner.to_string()))
+            Error::spec(format!("{prefix}{path}"), strip_position(&inner.to_string()))
         }
     })
 }
@@ -38,13 +50,13 @@ pub fn parse(bytes: &[u8]) -> Result<Spec> {
 /// oci-spec 0.10 spells two of runtime-spec's scheduler flags its own way
 /// (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`): a config with the spec's names is
 /// rewritten to those before it is parsed. Only configs that name a scheduler flag pay for it.
-fn rename_sched_flags(bytes: &[u8]) -> Option<Vec<u8>> {
+fn rename_sched_flags(bytes: &[u8], pointer: &str) -> Option<Vec<u8>> {
     const RENAMES: [(&str, &str); 2] = [("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"), ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN")];
     if !bytes.windows(11).any(|w| w == b"SCHED_FLAG_") {
         return None;
     }
     let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let flags = v.pointer_mut("/process/scheduler/flags")?.as_array_mut()?;
+    let flags = v.pointer_mut(pointer)?.as_array_mut()?;
     let mut renamed = false;
     for f in flags.iter_mut() {
         if let Some((_, to)) = RENAMES.iter().find(|(from, _)| f.as_str() == Some(from)) {
@@ -112,36 +124,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     }
 
     let process = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing: nothing to run"))?;
-    match process.args() {
-        None => return Err(Error::spec("process.args", "missing: nothing to run")),
-        Some(a) if a.is_empty() => return Err(Error::spec("process.args", "must not be empty")),
-        Some(a) if a[0].is_empty() => return Err(Error::spec("process.args[0]", "must not be empty")),
-        _ => {}
-    }
-    if !process.cwd().is_absolute() {
-        return Err(Error::spec("process.cwd", format!("{:?} is not an absolute path", process.cwd())));
-    }
-    if let Some(env) = process.env() {
-        for (i, e) in env.iter().enumerate() {
-            if !e.contains('=') || e.starts_with('=') {
-                return Err(Error::spec(format!("process.env[{i}]"), format!("{e:?} is not of the form KEY=value")));
-            }
-        }
-    }
-    if let Some(rl) = process.rlimits() {
-        let mut seen = HashSet::new();
-        for (i, r) in rl.iter().enumerate() {
-            if !seen.insert(r.typ().to_string()) {
-                return Err(Error::spec(format!("process.rlimits[{i}].type"), format!("duplicate {}", r.typ())));
-            }
-            if r.soft() > r.hard() {
-                return Err(Error::spec(
-                    format!("process.rlimits[{i}]"),
-                    format!("{}: soft limit {} is greater than hard limit {}", r.typ(), r.soft(), r.hard()),
-                ));
-            }
-        }
-    }
+    validate_process(process, "process")?;
 
     if let Some(mounts) = spec.mounts() {
         for (i, m) in mounts.iter().enumerate() {
@@ -204,6 +187,39 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     } else {
         return Err(Error::spec("linux", "missing: rt runs Linux containers"));
+    }
+    Ok(())
+}
+
+/// What parsing cannot check of a `process` (the config's, or exec's `--process` file):
+/// errors name the field below `at` (`process.args`, `process.json: args`).
+pub fn validate_process(process: &Process, at: &str) -> Result<()> {
+    match process.args() {
+        None => return Err(Error::spec(format!("{at}.args"), "missing: nothing to run")),
+        Some(a) if a.is_empty() => return Err(Error::spec(format!("{at}.args"), "must not be empty")),
+        Some(a) if a[0].is_empty() => return Err(Error::spec(format!("{at}.args[0]"), "must not be empty")),
+        _ => {}
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::spec(format!("{at}.cwd"), format!("{:?} is not an absolute path", process.cwd())));
+    }
+    if let Some(env) = process.env() {
+        for (i, e) in env.iter().enumerate() {
+            if !e.contains('=') || e.starts_with('=') {
+                return Err(Error::spec(format!("{at}.env[{i}]"), format!("{e:?} is not of the form KEY=value")));
+            }
+        }
+    }
+    if let Some(rl) = process.rlimits() {
+        let mut seen = HashSet::new();
+        for (i, r) in rl.iter().enumerate() {
+            if !seen.insert(r.typ().to_string()) {
+                return Err(Error::spec(format!("{at}.rlimits[{i}].type"), format!("duplicate {}", r.typ())));
+            }
+            if r.soft() > r.hard() {
+                return Err(Error::spec(format!("{at}.rlimits[{i}]"), format!("{}: soft limit {} is greater than hard limit {}", r.typ(), r.soft(), r.hard())));
+            }
+        }
     }
     Ok(())
 }

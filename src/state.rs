@@ -60,6 +60,9 @@ pub struct State {
     /// Whether the container made a pid namespace of its own: without one (none, or one it
     /// joined), killing the init does not take the other processes with it.
     pub own_pid_ns: bool,
+    /// `--no-new-keyring`: exec'd processes do not join the container's session keyring either.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// The public view, in runc's field order, as `state` prints it and hooks receive it.
@@ -324,6 +327,7 @@ mod tests {
             init_start_time: 1,
             cgroup: Cgroup::default(),
             own_pid_ns: true,
+            no_new_keyring: false,
         };
         let j = serde_json::to_string(&st.public(Status::Running)).unwrap();
         assert_eq!(

@@ -312,6 +312,10 @@ pub fn openat2(dir: BorrowedFd, path: &Path, flags: libc::c_int, mode: libc::mod
     retry(|| Ok(rustix::fs::openat2(dir, path, flags, Mode::from_raw_mode(mode), resolve)?))
 }
 
+pub fn stat(path: &Path) -> io::Result<Stat> {
+    Ok(rustix::fs::stat(path)?)
+}
+
 pub fn fstat(fd: BorrowedFd) -> io::Result<Stat> {
     Ok(rustix::fs::fstat(fd)?)
 }
@@ -851,6 +855,15 @@ pub fn execveat(fd: BorrowedFd, argv: &[CString], envp: &[CString]) -> io::Error
     // SAFETY: NUL-terminated arrays of NUL-terminated strings that outlive the call.
     unsafe { libc::syscall(libc::SYS_execveat, fd.as_raw_fd(), empty.as_ptr(), a.as_ptr(), e.as_ptr(), libc::AT_EMPTY_PATH) };
     io::Error::last_os_error()
+}
+
+/// An empty tmpfs that is mounted nowhere: its root, which only the holder of this fd reaches.
+pub fn detached_tmpfs() -> io::Result<OwnedFd> {
+    use rustix::mount::{fsconfig_create, fsconfig_set_string, fsmount, fsopen, FsMountFlags, FsOpenFlags, MountAttrFlags};
+    let fs = fsopen("tmpfs", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    fsconfig_set_string(&fs, "size", "4k")?;
+    fsconfig_create(&fs)?;
+    Ok(fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::MOUNT_ATTR_NODEV | MountAttrFlags::MOUNT_ATTR_NOSUID)?)
 }
 
 /// A procfs instance of the caller's pid namespace that is mounted nowhere (fsopen + fsmount,

@@ -8,6 +8,7 @@ pub mod cgroups_v2;
 pub mod cgroups_verbs;
 pub mod cli;
 pub mod devices;
+pub mod exec;
 pub mod lifecycle;
 pub mod mounts;
 pub mod namespaces;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<Case> {
     v.extend(mounts::cases());
     v.extend(devices::cases());
     v.extend(process::cases());
+    v.extend(exec::cases());
     v.extend(cgroups::cases());
     v.extend(cgroups_res::cases());
     v.extend(cgroups_verbs::cases());

@@ -26,6 +26,11 @@ pub fn cases() -> Vec<Case> {
         case!(shared_pid_ns_attacker_cannot_reach_parked_init),
         case!(proc_self_exe_as_process_does_not_run_host_binary),
         case!(shebang_proc_self_exe_does_not_run_host_binary),
+        case!(exec_attacker_in_the_container_cannot_reach_the_runtime)
+            .runc_lacks("runc 1.1.5's exec never returns while the container's init ptrace-seizes new processes (not looked into further)"),
+        case!(exec_of_proc_self_exe_does_not_run_host_binary),
+        case!(exec_cwd_through_proc_self_fd_stays_inside),
+        case!(exec_stdio_of_the_host_is_not_chowned),
         // CVE-2019-16884, -19921, -2021-30465, -2023-27561, -2023-28642, -2024-45310,
         // -2025-52881, -2026-41579: symlinks and mount races in the rootfs, /proc
         case!(mount_destination_symlinks_stay_in_rootfs),
@@ -417,6 +422,96 @@ fn shebang_proc_self_exe_does_not_run_host_binary() {
     write_exec(&c.host_path("/bin/evil"), b"#!/proc/self/exe\n");
     c.args(&["/bin/evil"]);
     assert_not_running_host_binary(&mut c, planted);
+}
+
+// ---------------------------------------------------------------------------------------------
+// the same attacks on the exec path
+
+/// The container's init hunts (as in the test above) while processes are exec'd into its
+/// container: between clone and execve each is a copy of the runtime, and nothing in the
+/// container may open its exe, fds or memory.
+fn exec_attacker_in_the_container_cannot_reach_the_runtime() {
+    let digest = runtime_digest();
+    let rt_ino = runtime_inode();
+    let mut b = Ctr::new("exec-hunter");
+    b.probe_args(&["hunt", "60"]);
+    let bo = b.run_with(&["--detach"]);
+    bo.ok();
+    let scans_file = b.host_path("/tmp/hunt.scans");
+    let scans = || std::fs::read_to_string(&scans_file).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0);
+    assert!(wait_until(Duration::from_secs(10), || scans() > 0), "the hunter did not start: {}", bo.stdout_now());
+    std::fs::write(b.host_path("/tmp/hunt.phase"), "exec").unwrap();
+    for _ in 0..20 {
+        b.rt(&["exec", &b.id, "/bin/true"]).ok();
+    }
+    let n = scans();
+    assert!(wait_until(Duration::from_secs(15), || scans() >= n + 2), "the hunter stalled");
+    std::fs::write(b.host_path("/tmp/hunt.stop"), "").unwrap();
+    b.wait_status("stopped", Duration::from_secs(10));
+    let records = json_lines(&bo.stdout_now());
+    let got_runtime: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["ok"] == true && (r["fd"]["dev"].as_u64(), r["fd"]["ino"].as_u64()) == (Some(rt_ino.0), Some(rt_ino.1)) && r["write"] != "EROFS")
+        .collect();
+    assert!(got_runtime.is_empty(), "a process in the container got an fd to the runtime's binary during exec (CVE-2019-5736):\n  {got_runtime:?}");
+    assert_eq!(runtime_digest(), digest, "the runtime binary changed");
+}
+
+/// `exec ID /proc/self/exe` and an exec'd `#!/proc/self/exe` script: the exec'd process is a
+/// copy of the runtime until execve, so /proc/self/exe is the host's binary then.
+fn exec_of_proc_self_exe_does_not_run_host_binary() {
+    let digest = runtime_digest();
+    let mut c = Ctr::new("exec-selfexe");
+    c.args(&["/bin/sleep", "1000"]);
+    write_exec(&c.host_path("/bin/evil"), b"#!/proc/self/exe\n");
+    c.run_with(&["--detach"]).ok();
+    for args in [["/proc/self/exe"], ["/bin/evil"]] {
+        let mut a = vec!["exec", c.id.as_str()];
+        a.extend_from_slice(&args);
+        let o = c.rt(&a);
+        if rig().is_rt() {
+            // rt refuses (a static binary run in the container would exit at once, which could
+            // not be told from a refusal otherwise)
+            o.code(255);
+            o.stderr_has("CVE-2019-5736");
+        }
+    }
+    assert_eq!(runtime_digest(), digest, "the runtime binary changed");
+}
+
+/// CVE-2024-21626 through exec: `--cwd /proc/self/fd/N` for the fds a runtime might still
+/// hold at the chdir.
+fn exec_cwd_through_proc_self_fd_stays_inside() {
+    let mut c = Ctr::new("exec-cwdfd");
+    c.args(&["/bin/sleep", "1000"]);
+    c.run_with(&["--detach"]).ok();
+    let mut bad = Vec::new();
+    for n in 3..=12 {
+        let cwd = format!("/proc/self/fd/{n}");
+        let o = c.rt(&["exec", "--cwd", &cwd, &c.id, "/bin/probe"]);
+        if o.code != 0 {
+            continue;
+        }
+        let p = crate::rig::cmd::parse_json(&o.stdout).unwrap_or(json!({}));
+        let seen = p["cwd"].as_str().unwrap_or("");
+        if !seen.starts_with('/') || seen.contains("unreachable") {
+            bad.push(format!("exec --cwd {cwd}: the process started with cwd {:?}", p["cwd"]));
+        }
+    }
+    assert!(bad.is_empty(), "CVE-2024-21626: an exec'd process with a cwd outside the container:\n  {}", bad.join("\n  "));
+}
+
+/// The caller's stdio (here the host's /dev/null) is the exec'd process's: nothing may chown
+/// or chmod it to the container's user.
+fn exec_stdio_of_the_host_is_not_chowned() {
+    use std::os::unix::fs::MetadataExt;
+    let before = std::fs::metadata("/dev/null").unwrap();
+    let mut c = Ctr::new("exec-stdio");
+    c.args(&["/bin/sleep", "1000"]);
+    c.run_with(&["--detach"]).ok();
+    c.rt(&["exec", "-u", "1000:1000", &c.id, "/bin/sh", "-c", "ls -l /proc/self/fd/0 > /dev/null"]).ok();
+    let after = std::fs::metadata("/dev/null").unwrap();
+    assert_eq!((after.uid(), after.gid(), after.mode()), (before.uid(), before.gid(), before.mode()), "the host's /dev/null changed owner or mode");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -857,13 +952,26 @@ fn rootfs_inode(c: &Ctr) -> Option<(u64, u64)> {
 fn dir_fds(pid: i32) -> Vec<String> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
-        if std::fs::metadata(e.path()).map(|m| m.is_dir()).unwrap_or(false) {
+        if std::fs::metadata(e.path()).map(|m| m.is_dir()).unwrap_or(false) && !empty_and_mounted_nowhere(pid, &e.file_name().to_string_lossy()) {
             let t = std::fs::read_link(e.path()).map(|p| s(&p)).unwrap_or_default();
             out.push(format!("fd {} -> {t}", e.file_name().to_string_lossy()));
         }
     }
     out.sort();
     out
+}
+
+/// rt's init holds one directory on purpose: the root of an empty tmpfs that it mounted
+/// nowhere (where it gives the user's program its name at exec). No mount table has it, so it
+/// leads to nothing of the host's.
+fn empty_and_mounted_nowhere(pid: i32, fd: &str) -> bool {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
+    let Some(mnt) = info.lines().find_map(|l| l.strip_prefix("mnt_id:")).map(|v| v.trim().to_owned()) else { return false };
+    let mounted = |table: String| table.lines().any(|l| l.split(' ').next() == Some(mnt.as_str()));
+    let empty = std::fs::read_dir(format!("/proc/{pid}/fd/{fd}")).map(|mut d| d.next().is_none()).unwrap_or(false);
+    empty
+        && !mounted(std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap_or_default())
+        && !mounted(std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
 }
 
 /// From the host: the fds of a running container's process are its stdio only (none is a

@@ -14,6 +14,7 @@ use std::path::Path;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::channel::{ChildEnd, FromChild, Step, ToChild};
+use super::exec::ExecPlan;
 use super::plan::ContainerPlan;
 use super::topology::{Placement, ProcessStep, StartBy};
 use crate::error::{Context, Error, Prefix, Result};
@@ -147,8 +148,24 @@ fn setup(c: &InitContext) -> Result<(Executable, Vec<String>, Option<OwnedFd>)> 
         rootfs::enter_without_mount_namespace(&p.root)?;
     }
 
-    let proc_ = &p.process;
-    process::create_cwd(&proc_.cwd)?;
+    // A container without a /proc of its own needs a private procfs to reopen exec.fifo: it
+    // has to be mounted now, before the capabilities go.
+    let fifo_proc = match c.start_by {
+        StartBy::Fifo if container_procfs().is_none() => Some(sys::detached_procfs().ctx("mount a private procfs")?),
+        _ => None,
+    };
+    let (exe, env) = become_process(&p.process)?;
+    Ok((exe, env, fifo_proc))
+}
+
+/// The part of the setup that is the process's own, the same for the init and an exec'd
+/// process, once it is in the container's namespaces and root: rlimits, personality,
+/// scheduling, keyring, user and capabilities, no_new_privs, cwd, and the executable, looked up
+/// and checked. Gives it with the final environment.
+fn become_process(proc_: &process::ProcessPlan) -> Result<(Executable, Vec<String>)> {
+    if proc_.create_cwd {
+        process::create_cwd(&proc_.cwd)?;
+    }
     process::apply_rlimits(&proc_.rlimits)?;
     if let Some(pers) = proc_.personality {
         sys::personality(pers).ctx("linux.personality")?;
@@ -157,23 +174,74 @@ fn setup(c: &InitContext) -> Result<(Executable, Vec<String>, Option<OwnedFd>)> 
     if let Some(name) = &proc_.session_keyring {
         process::join_keyring(name)?;
     }
-    // A container without a /proc of its own needs a private procfs to reopen exec.fifo: it
-    // has to be mounted now, before the capabilities go.
-    let fifo_proc = match c.start_by {
-        StartBy::Fifo if container_procfs().is_none() => Some(sys::detached_procfs().ctx("mount a private procfs")?),
-        _ => None,
-    };
     let mut env = proc_.env.clone();
     process::finish_env(&mut env, proc_.uid);
+    let rename_dir = process::rename_dir();
     process::switch_user(proc_)?;
     if proc_.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
     }
     process::enter_cwd(&proc_.cwd)?;
     let path = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
-    let exe = process::open_executable(&path, &proc_.args, proc_.rt_binary).prefix(|| "process.args[0]")?;
+    let exe = process::open_executable(&path, &proc_.args, proc_.rt_binary).prefix(|| "process.args[0]")?.with_rename_dir(rename_dir);
     sys::umask(proc_.umask);
-    Ok((exe, env, fifo_proc))
+    Ok((exe, env))
+}
+
+/// What an exec'd process works from.
+pub struct ExecContext<'a> {
+    pub plan: &'a ExecPlan,
+    pub step: &'a ProcessStep,
+    pub channel: &'a ChildEnd,
+    pub sigmask: Option<libc::sigset_t>,
+    pub close: Vec<RawFd>,
+    /// As the init's: for `process.oomScoreAdj`.
+    pub host_proc: Option<RawFd>,
+}
+
+/// `exec`'s process: into the cgroup, the init's namespaces (rt already put it in the pid and
+/// time ones), then the same steps as the init's own process. Never returns.
+pub fn exec_process(c: &ExecContext) -> ! {
+    close_fds(&c.close);
+    let prepared = (|| -> Result<(Executable, Vec<String>)> {
+        if let Some(mask) = &c.sigmask {
+            sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
+        }
+        if c.step.placement == Placement::SelfWrite {
+            c.plan.cgroup.place_self()?;
+        }
+        if let Some(raw) = c.host_proc {
+            // SAFETY: rt opened this fd for this process, which closes it right below.
+            let proc_ = unsafe { BorrowedFd::borrow_raw(raw) };
+            let written = match c.plan.process.oom_score_adj {
+                Some(v) => process::write_oom_score_adj(proc_, v),
+                None => Ok(()),
+            };
+            sys::close_inherited(raw);
+            written?;
+        }
+        // With the mount namespace comes the container's root (setns puts root and cwd there).
+        c.plan.ns.enter(&c.step.joins)?;
+        become_process(&c.plan.process)
+    })();
+    let (exe, env) = match prepared {
+        Ok(r) => r,
+        Err(e) => {
+            c.channel.fail(Step::Setup, e);
+            sys::exit_now(1);
+        }
+    };
+    if c.channel.send(&FromChild::Ready).is_err() {
+        sys::exit_now(1);
+    }
+    if let Err(e) = c.channel.expect(ToChild::Go) {
+        c.channel.fail(Step::Start, e);
+        sys::exit_now(1);
+    }
+    // rt reports the failure (runc's "exec failed: ..."), not the process.
+    let e = process::exec(&exe, &c.plan.process, &env);
+    c.channel.fail(Step::Exec, e);
+    sys::exit_now(255)
 }
 
 /// The container's /proc, if it is a procfs root (rt mounted it; nothing may be mounted in it

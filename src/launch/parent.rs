@@ -9,9 +9,10 @@ use std::time::SystemTime;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::channel::{self, FromChild, ParentEnd, Step, ToChild};
-use super::child::{self, InitContext, IntermediateContext};
+use super::child::{self, ExecContext, InitContext, IntermediateContext};
+use super::exec::ExecPlan;
 use super::plan::ContainerPlan;
-use super::topology::{self, Facts, Stage};
+use super::topology::{self, ExecFacts, Facts, Stage};
 use super::Mode;
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
@@ -23,8 +24,8 @@ use crate::{logging, namespaces, signals, spec};
 pub struct Launched {
     pub init: Pid,
     channel: ParentEnd,
-    /// Holds the state directory's lock until rt is done with it.
-    dir: ContainerDir,
+    /// Holds the state directory's lock until rt is done with it (none for exec).
+    dir: Option<ContainerDir>,
     /// `run` in the foreground: the signals rt forwards, read from here.
     signals: Option<OwnedFd>,
     pub cgroup: Cgroup,
@@ -32,13 +33,13 @@ pub struct Launched {
 }
 
 impl Launched {
-    /// The parent's part is over: the init goes on alone.
+    /// The parent's part is over: the process goes on alone.
     pub fn finish(self) {
         drop(self.channel);
         drop(self.dir);
     }
 
-    /// Foreground `run`: forward signals, reap, return the init's status.
+    /// Foreground `run` and `exec`: forward signals, reap, return the process's status.
     pub fn wait(self) -> Result<ExitStatus> {
         drop(self.dir);
         let sigfd = self.signals.ok_or_else(|| Error::msg("no signalfd"))?;
@@ -127,15 +128,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         namespaces::prepare_time_namespace(p.ns.time_offsets.as_deref().unwrap_or(""))?;
     }
 
-    let signals = if mode == Mode::RunForeground {
-        let mut set = signals::forwarded();
-        set.push(libc::SIGCHLD);
-        let set = sys::sigset(&set);
-        let old = sys::sigprocmask(libc::SIG_BLOCK, &set).ctx("block signals")?;
-        Some((sys::signalfd(&set).ctx("signalfd")?, old))
-    } else {
-        None
-    };
+    let signals = if mode == Mode::RunForeground { Some(forwarding_signalfd()?) } else { None };
     // Only when something is written to /proc: the init's copy is closed after the writes.
     let host_proc = if p.writes_proc() { Some(open_host_proc()?) } else { None };
 
@@ -227,7 +220,82 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     let dir = guard.dir.take().ok_or_else(|| Error::msg("state dir missing"))?;
     guard.cgroup = None;
     guard.init = None;
-    Ok(Launched { init: st.pid, channel: init_rt, dir, signals: signals.map(|(fd, _)| fd), cgroup: st.cgroup, own_pid_ns: st.own_pid_ns })
+    Ok(Launched { init: st.pid, channel: init_rt, dir: Some(dir), signals: signals.map(|(fd, _)| fd), cgroup: st.cgroup, own_pid_ns: st.own_pid_ns })
+}
+
+/// `exec`: the planned process cloned into the container's cgroup and namespaces; returns
+/// once it runs the user's program (or its failure to). `detach`: nobody waits for it.
+pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
+    // As for create: no copy of rt in the container is ever dumpable.
+    sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
+    let topology = topology::plan_exec(&ExecFacts {
+        joins: p.ns.joins.iter().map(|j| j.typ).collect(),
+        v2_dir: p.cgroup.v2_dir().is_some(),
+        v1_dirs: p.cgroup.needs_pid_writes(),
+    });
+    let step = topology.init();
+    let cgroup_fd = if step.into_cgroup { p.cgroup.clone_into_fd()? } else { None };
+    let signals = if detach { None } else { Some(forwarding_signalfd()?) };
+    let host_proc = if p.process.oom_score_adj.is_some() { Some(open_host_proc()?) } else { None };
+    let (rt_end, child_end) = channel::pair()?;
+    let close = [Some(rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
+    // Where rt's children are born; rt itself stays where it is.
+    p.ns.enter(&topology.parent_joins)?;
+    logging::debug(|| format!("exec {}: {topology:?}", p.id));
+    let pid = match sys::clone3(step.clone_flags, cgroup_fd.as_ref().map(|f| f.as_fd())).ctx("clone")? {
+        Forked::Child => child::exec_process(&ExecContext {
+            plan: p,
+            step,
+            channel: &child_end,
+            sigmask: signals.as_ref().map(|(_, old)| *old),
+            close,
+            host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
+        }),
+        Forked::Parent(pid) => pid,
+    };
+    drop(child_end);
+    let mut guard = Guard { dir: None, cgroup: None, init: Some(pid), intermediate: None };
+    for stage in &topology.stages {
+        logging::debug(|| format!("exec {}: {stage:?}", p.id));
+        match stage {
+            Stage::Ready => match rt_end.recv()? {
+                Some((FromChild::Ready, _)) => {}
+                Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
+                Some((m, _)) => return Err(Error::msg(format!("unable to start container process: unexpected {m:?}"))),
+                None => {
+                    guard.init = None;
+                    let status = sys::waitpid(pid, 0).ok().flatten().map(|(_, s)| s);
+                    return Err(Error::msg(format!("unable to start container process: {}", died(status, "joining the container"))));
+                }
+            },
+            Stage::Go => {
+                if let Some(pf) = &p.pid_file {
+                    write_pid_file(pf, pid)?;
+                }
+                rt_end.send(&ToChild::Go)?;
+            }
+            Stage::Exec => {
+                if let Some((FromChild::Failed { step, error }, _)) = rt_end.recv()? {
+                    guard.init = None;
+                    let _ = sys::waitpid(pid, 0);
+                    return Err(child_error(step, error));
+                }
+            }
+            Stage::InitPid | Stage::Place => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
+        }
+    }
+    guard.init = None;
+    Ok(Launched { init: pid, channel: rt_end, dir: None, signals: signals.map(|(fd, _)| fd), cgroup: p.cgroup.clone(), own_pid_ns: false })
+}
+
+/// The signals `run` and `exec` pass on, and SIGCHLD, blocked and readable from a signalfd;
+/// with the mask they replaced, which the child restores.
+fn forwarding_signalfd() -> Result<(OwnedFd, libc::sigset_t)> {
+    let mut set = signals::forwarded();
+    set.push(libc::SIGCHLD);
+    let set = sys::sigset(&set);
+    let old = sys::sigprocmask(libc::SIG_BLOCK, &set).ctx("block signals")?;
+    Ok((sys::signalfd(&set).ctx("signalfd")?, old))
 }
 
 /// state.json and the pid file, once the init is ready: from here on, the container exists.
@@ -246,6 +314,7 @@ fn record(p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
         init_start_time: start_time,
         cgroup: p.cgroup.clone(),
         own_pid_ns: p.ns.creates(LinuxNamespaceType::Pid),
+        no_new_keyring: p.process.session_keyring.is_none(),
     };
     dir.save(&st)?;
     if let Some(pf) = &p.pid_file {

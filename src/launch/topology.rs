@@ -21,6 +21,8 @@ pub enum Role {
     Intermediate,
     /// The container's init: becomes the user's process with execve.
     Init,
+    /// `exec`: a new process in a running container's namespaces and cgroup.
+    Exec,
 }
 
 /// How a process gets into the container's v1 cgroups (v2: see [`ProcessStep::into_cgroup`]).
@@ -90,6 +92,10 @@ pub struct Topology {
     /// rt unshares a time namespace (and writes its offsets) before the first clone: offsets
     /// can only be written while no process is in it, and the clones are born in it.
     pub time_namespace: bool,
+    /// Namespaces rt itself joins before the first clone: setns of a pid or time namespace
+    /// changes only where the caller's children are born, so rt can do it for its child and
+    /// save an intermediate process.
+    pub parent_joins: Vec<LinuxNamespaceType>,
 }
 
 /// What the topology depends on; everything else is the child's business.
@@ -165,12 +171,47 @@ pub fn plan(f: &Facts) -> Topology {
     if !f.create {
         stages.push(Stage::Exec);
     }
-    Topology { processes, stages, start_by: if f.create { StartBy::Fifo } else { StartBy::Go }, time_namespace: f.creates(Time) }
+    Topology { processes, stages, start_by: if f.create { StartBy::Fifo } else { StartBy::Go }, time_namespace: f.creates(Time), parent_joins: vec![] }
+}
+
+/// What an exec's topology depends on.
+#[derive(Debug, Clone, Default)]
+pub struct ExecFacts {
+    /// The namespaces of the container's init that are not rt's own: the new process joins them.
+    pub joins: Vec<LinuxNamespaceType>,
+    /// The cgroup (the container's, or the sub-cgroup of `--cgroup`) has a v2 directory.
+    pub v2_dir: bool,
+    pub v1_dirs: bool,
+}
+
+/// `exec`: one clone. rt joins the pid and time namespaces itself (they only affect its
+/// children), the process is born in the cgroup on v2, writes itself into the v1 ones while
+/// it still sees the host's cgroupfs, then joins the rest (user first).
+pub fn plan_exec(f: &ExecFacts) -> Topology {
+    use LinuxNamespaceType::*;
+    let in_order = |want: &dyn Fn(LinuxNamespaceType) -> bool| JOIN_ORDER.iter().copied().filter(|t| f.joins.contains(t) && want(*t)).collect::<Vec<_>>();
+    let process = ProcessStep {
+        role: Role::Exec,
+        clone_flags: 0,
+        cloned_by_intermediate: false,
+        into_cgroup: f.v2_dir,
+        joins: in_order(&|t| !matches!(t, Pid | Time)),
+        placement: if f.v1_dirs { Placement::SelfWrite } else { Placement::None },
+        unshare_after_placement: 0,
+    };
+    Topology {
+        processes: vec![process],
+        stages: vec![Stage::Ready, Stage::Go, Stage::Exec],
+        start_by: StartBy::Go,
+        time_namespace: false,
+        parent_joins: in_order(&|t| matches!(t, Pid | Time)),
+    }
 }
 
 impl Topology {
+    /// The process that becomes the user's: the init, or the exec'd one.
     pub fn init(&self) -> &ProcessStep {
-        // plan() always ends the list with the init
+        // plan() and plan_exec() always end the list with it
         &self.processes[self.processes.len() - 1]
     }
 
@@ -241,6 +282,21 @@ mod tests {
         assert_eq!(t.intermediate().map(|p| p.joins.clone()), Some(vec![Time, Mount]));
         assert_eq!(t.init().placement, Placement::ByRt);
         assert_eq!(t.stages, [Stage::InitPid, Stage::Place, Stage::Ready, Stage::Go]);
+    }
+
+    #[test]
+    fn exec_is_one_clone_with_rt_joining_pid_and_time() {
+        let t = plan_exec(&ExecFacts { joins: vec![Mount, Pid, Network, Time, User, Ipc], v2_dir: true, v1_dirs: true });
+        assert_eq!(t.parent_joins, [Pid, Time]);
+        let [p] = &t.processes[..] else { panic!("{t:?}") };
+        assert_eq!(p.role, Role::Exec);
+        assert_eq!(p.joins, [User, Ipc, Network, Mount], "user first, mount last");
+        assert!(p.into_cgroup);
+        assert_eq!(p.placement, Placement::SelfWrite, "placed while the host's cgroupfs is still in sight");
+        assert_eq!(t.stages, [Stage::Ready, Stage::Go, Stage::Exec]);
+        let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false });
+        assert!(t.parent_joins.is_empty());
+        assert_eq!(t.init().placement, Placement::None);
     }
 
     #[test]

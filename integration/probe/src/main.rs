@@ -925,6 +925,10 @@ fn hunt(secs: u64) -> i32 {
                 json!({ "pid": pid, "comm": comm, "what": "ptrace", "phase": phase, "ok": r == 0, "result": res }),
             );
         }
+        // A seized tracee that exits is reported to its tracer first, and its parent (a runtime
+        // waiting for an exec'd process) hears of it only once the tracer has collected it.
+        // SAFETY: integers and a null status pointer.
+        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) } > 0 {}
         scans += 1;
         let _ = fs::write("/tmp/hunt.scans", scans.to_string());
     }
