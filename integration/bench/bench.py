@@ -68,7 +68,7 @@ METRICS = [
     Metric("delete", "delete (stopped container)", "ms", 1e-3),
     Metric("state", "state (running container)", "ms", 1e-3, target=0.4),
     Metric("list", "list (1 container)", "ms", 1e-3, target=0.4),
-    Metric("exec", "exec ID true (running container)", "ms", 1e-3, target=0.7),
+    Metric("exec", "exec ID true (running container)", "ms", 1e-3, target=0.5),
     Metric("rss", "peak RSS of the runtime process (run)", "MiB", 1024 * 1024, absolute=2.0),
     Metric("charge_create", "container cgroup charge after create", "KiB", 1024, target=1.0),
     Metric("min_limit", "smallest memory limit that runs /bin/true", "KiB", 1024, target=1.0),
