@@ -301,6 +301,22 @@ class Docker(DockerLike):
         oom = self.inspect(cid, "{{.State.OOMKilled}}")
         return oom == "true", f"State.OOMKilled={oom}"
 
+    def check_prestart_hook(self, cid, pid):
+        """Docker's prestart hook (`/proc/<dockerd>/exe libnetwork-setkey`) tells dockerd the
+        container's network namespace, and dockerd bind-mounts it at the sandbox key: without the
+        hook that file is not the container's netns."""
+        key = self.inspect(cid, "{{.NetworkSettings.SandboxKey}}")
+        if not key:
+            raise StepError("no NetworkSettings.SandboxKey")
+        try:
+            k = os.stat(key)
+        except OSError as e:
+            raise StepError(f"sandbox key {key}: {e}")
+        n = os.stat(f"/proc/{pid}/ns/net")
+        if (k.st_dev, k.st_ino) != (n.st_dev, n.st_ino):
+            raise StepError(f"sandbox key {key} is not the container's network namespace "
+                            f"(inode {k.st_ino}, the container's is {n.st_ino}): the prestart hook did not run")
+
     def runtime_state_dirs(self):
         # dockerd passes --root <exec-root>/runtime-<...>/moby (seen: runtime-runc for --add-runtime rtest=...)
         ex = self.path("exec")

@@ -207,6 +207,7 @@ def install(pkgs):
         os.chmod(policy, 0o755)
         made_policy = True
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    before = set(int(p) for p in os.listdir("/proc") if p.isdigit())
     try:
         cmd = ["apt-get", "install", "-y", "--no-install-recommends"] + miss
         if subprocess.run(cmd, env=env).returncode != 0:
@@ -215,6 +216,19 @@ def install(pkgs):
     finally:
         if made_policy:
             os.unlink(policy)
+        # had a maintainer script started a daemon anyway, it is ours (our apt-get started it): stop it
+        for p in set(int(p) for p in os.listdir("/proc") if p.isdigit()) - before:
+            try:
+                with open(f"/proc/{p}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if comm in ("dockerd", "containerd", "docker-proxy", "podman", "conmon") or comm.startswith("containerd-shim"):
+                print(f"lane: the package install started {comm} (pid {p}): stopping it", flush=True)
+                try:
+                    os.kill(p, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
     left = missing_packages(miss)
     if left:
         sys.exit(f"lane: still missing after apt-get: {left}")
@@ -318,6 +332,10 @@ def run_engine(lane, name, runtime):
     lane.say(f"== {name}: {real_runtime}" + (" (recorded through a wrapper)" if calls_dir else ""))
     eng = None
     scen = None
+
+    def after(step, ok, msg=""):
+        results.append((step, ok, msg))
+        lane.note(f"{name}: {'PASS' if ok else 'FAIL'} {step}" + (f": {msg}" if msg else ""))
     try:
         eng = cls(lane, runtime)
         scen = Scenario(lane, eng, lane.args.keep_going)
@@ -338,7 +356,7 @@ def run_engine(lane, name, runtime):
             eng.stop()
             # after the engine stopped: nothing of it may run, be mounted or stay on the host
             left = lane.foreign_procs()
-            results.append(("after stop: no process left", not left, f"left: {left}" if left else ""))
+            after("after stop: no process left", not left, f"left: {left}" if left else "")
             for p, _cmd in left:
                 try:
                     os.kill(p, signal.SIGKILL)
@@ -349,12 +367,12 @@ def run_engine(lane, name, runtime):
             # the private /run: empty directories (a runtime's --root, containerd's s/ and fifo/)
             # are fine, files (state.json, sockets, fifos, pid files) are not
             left_run = private_run_left(lane)
-            results.append(("after stop: nothing left in /run (runtime state, shim sockets)", not left_run,
-                            f"left: {left_run[:10]}" if left_run else ""))
+            after("after stop: nothing left in /run (runtime state, shim sockets)", not left_run,
+                  f"left: {left_run[:10]}" if left_run else "")
             private_run_reset(lane)
             new_fp = sorted(p for p in FOOTPRINT if os.path.lexists(p) and p not in footprint)
-            results.append(("after stop: nothing new on the host", not new_fp,
-                            f"new on the host (not removed: it could be someone else's): {new_fp}" if new_fp else ""))
+            after("after stop: nothing new on the host", not new_fp,
+                  f"new on the host (not removed: it could be someone else's): {new_fp}" if new_fp else "")
             remove_cgroups(eng.cgroup_parent)
             if calls_dir:
                 calls = record.load_calls(calls_dir)
