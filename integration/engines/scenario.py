@@ -24,8 +24,6 @@ class Failed(Exception):
     pass
 
 
-
-
 def require(cond, msg):
     if not cond:
         raise Failed(msg)
@@ -97,11 +95,17 @@ class Scenario:
         self.made.add(c)
         return c
 
-    def step(self, name, fn, *args):
-        """Runs one step; returns its value or None. Raises StopScenario when not keep-going."""
-        if self.lane.args.only and not name.startswith(("engine starts", "image loads", "afterwards", "after stop")) \
-                and not any(o in name for o in self.lane.args.only):
-            return None  # --only: not this step
+    def selected(self, name):
+        """--only: whether this step is one to run (set-up and leftover checks always are)."""
+        return not self.lane.args.only or name.startswith(("engine starts", "image loads", "afterwards")) \
+            or any(o in name for o in self.lane.args.only)
+
+    def step(self, name, fn, *args, force=False):
+        """Runs one step and records its result; returns its value (True for None) or None when it
+        failed, was not applicable or did not run. After a failure without --keep-going the
+        following steps are recorded as not run."""
+        if not force and not self.selected(name):
+            return None
         if self.stopped:
             self.results.append((name, None, "not run (an earlier step failed; --keep-going runs all)"))
             return None
@@ -184,14 +188,14 @@ class Scenario:
                  ("tty: resize (TIOCSWINSZ, SIGWINCH)", self._tty_resize),
                  ("tty: Ctrl-C interrupts the foreground job", self._tty_ctrl_c),
                  ("tty: exit code through the terminal", lambda s: self._tty_exit(s, 7))]
-        if self.stopped or (self.lane.args.only and not any(o in "tty:" for o in self.lane.args.only)):
+        if self.stopped or not any(self.selected(n) for n, _ in steps):
             for name, _ in steps:
                 self.step(name, None)
             return
         c = self.cid("tty")
         s = self.tty_session(self.e.run_argv(c, ["sh"], tty=True), "run-it")
         try:
-            if not self.step(steps[0][0], s.expect, PROMPT, 60):
+            if not self.step(steps[0][0], s.expect, PROMPT, 60, force=True):
                 for name, _ in steps[1:]:
                     self.results.append((name, False, "not run: no shell prompt on the terminal"))
                 return
