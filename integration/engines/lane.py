@@ -251,7 +251,7 @@ def build_image(lane):
         ["umoci", "repack", "--image", layout + ":busybox", bundle],
         ["umoci", "config", "--image", layout + ":busybox", "--config.cmd", "sh", "--config.workingdir", "/",
          "--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        ["skopeo", "copy", "--quiet", "oci:" + layout + ":busybox", "docker-archive:" + os.path.join(d, "busybox.tar") + ":" + engines.IMAGE],
+        engines.private_var_lib(["skopeo", "copy", "--quiet", "oci:" + layout + ":busybox", "docker-archive:" + os.path.join(d, "busybox.tar") + ":" + engines.IMAGE]),
     ]
     for argv in steps:
         r = lane.run(argv, timeout=180)
