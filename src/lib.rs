@@ -3,6 +3,7 @@
 pub mod arena;
 pub mod cgroups;
 pub mod error;
+pub mod hooks;
 pub mod launch;
 pub mod logging;
 pub mod namespaces;

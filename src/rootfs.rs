@@ -85,8 +85,9 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
     })
 }
 
-/// Builds the root and switches to it. Runs in the init, in its own mount namespace.
-pub fn setup(plan: &RootfsPlan) -> Result<()> {
+/// Builds the root: everything up to pivot_root. Runs in the init, in its own mount
+/// namespace; the hooks that run "before pivot_root" run after it, then [`switch`].
+pub fn build(plan: &RootfsPlan) -> Result<()> {
     // An unbindable / would refuse the rootfs bind below: that one is applied after pivot_root.
     let base = if plan.root_propagation & libc::MS_UNBINDABLE != 0 { libc::MS_SLAVE | libc::MS_REC } else { plan.root_propagation };
     sys::mount(None, Path::new("/"), None, base, None).ctx("linux.rootfsPropagation: set propagation of /")?;
@@ -121,8 +122,12 @@ pub fn setup(plan: &RootfsPlan) -> Result<()> {
     for (i, p) in plan.readonly_paths.iter().enumerate() {
         make_readonly(root.as_fd(), Path::new(p)).prefix(|| format!("linux.readonlyPaths[{i}] ({p})"))?;
     }
-    drop(root);
+    Ok(())
+}
 
+/// Makes the built root the process's `/` (pivot_root, or MS_MOVE + chroot with
+/// `--no-pivot`), then its propagation and `root.readonly`.
+pub fn switch(plan: &RootfsPlan) -> Result<()> {
     if plan.no_pivot {
         move_root(&plan.rootfs)?;
     } else {

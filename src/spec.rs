@@ -78,16 +78,10 @@ fn strip_position(msg: &str) -> String {
 
 /// Fields rt does not apply yet although the config asks for them; each has its own issue.
 /// A container runs without them only where refusing would refuse every engine's configs
-/// (hooks, seccomp and LSM labels are in Docker's and runtime-tools' defaults), and then rt
-/// says so; a moved network device or an RDT group is refused (`validate`).
+/// (seccomp and LSM labels are in Docker's and runtime-tools' defaults), and then rt says so;
+/// a moved network device or an RDT group is refused (`validate`).
 pub fn not_applied(spec: &Spec) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if let Some(h) = spec.hooks() {
-        let lists = [h.prestart(), h.create_runtime(), h.create_container(), h.start_container(), h.poststart(), h.poststop()];
-        if lists.iter().any(|l| l.as_ref().is_some_and(|l| !l.is_empty())) {
-            out.push("hooks");
-        }
-    }
     let linux = spec.linux().as_ref();
     if linux.is_some_and(|l| l.seccomp().is_some()) {
         out.push("linux.seccomp");
@@ -351,10 +345,7 @@ mod tests {
         v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
         v["process"]["apparmorProfile"] = serde_json::json!("docker-default");
         let spec = parse(v.to_string().as_bytes()).unwrap();
-        assert_eq!(not_applied(&spec), ["hooks", "linux.seccomp", "process.apparmorProfile"]);
-        let mut v = base();
-        v["hooks"] = serde_json::json!({"poststop": []});
-        assert!(not_applied(&parse(v.to_string().as_bytes()).unwrap()).is_empty());
+        assert_eq!(not_applied(&spec), ["linux.seccomp", "process.apparmorProfile"], "hooks are applied");
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct State {
     /// `--no-new-keyring`: exec'd processes do not join the container's session keyring either.
     #[serde(default)]
     pub no_new_keyring: bool,
+    /// The hooks `start` and `delete` run (poststart, poststop), as config.json had them at
+    /// create: later changes to it must not affect the container.
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
 }
 
 /// The public view, in runc's field order, as `state` prints it and hooks receive it.
@@ -263,6 +267,20 @@ pub fn parse_proc_stat(s: &[u8]) -> Option<ProcStat> {
 }
 
 impl State {
+    /// The state a hook of `kind` reads on stdin (runtime-spec's, with that point's status).
+    pub fn hook_state(&self, kind: crate::hooks::Kind) -> String {
+        let pid = (kind != crate::hooks::Kind::Poststop).then_some(self.pid);
+        crate::hooks::HookState {
+            oci_version: &self.oci_version,
+            id: &self.id,
+            status: kind.status(),
+            pid,
+            bundle: &self.bundle,
+            annotations: &self.annotations,
+        }
+        .json()
+    }
+
     /// Whether the init recorded here is still that process and not dead (a zombie is dead).
     pub fn init_alive(&self) -> bool {
         self.pid > 0 && proc_stat(self.pid).is_some_and(|st| st.start_time == self.init_start_time && st.state != b'Z' && st.state != b'X')
@@ -328,6 +346,7 @@ mod tests {
             cgroup: Cgroup::default(),
             own_pid_ns: true,
             no_new_keyring: false,
+            hooks: Default::default(),
         };
         let j = serde_json::to_string(&st.public(Status::Running)).unwrap();
         assert_eq!(

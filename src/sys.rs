@@ -196,6 +196,11 @@ pub fn kill(pid: Pid, sig: i32) -> io::Result<()> {
     }
 }
 
+/// A signal to every process of a process group.
+pub fn kill_group(pgid: Pid, sig: i32) -> io::Result<()> {
+    Ok(rustix::process::kill_process_group(rpid(pgid)?, signal(sig)?)?)
+}
+
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<libc::c_int> {
     // SAFETY: the prctl options rt uses take integer arguments only.
     check_int(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
@@ -217,6 +222,20 @@ pub fn exit_on_signals(signals: &[i32]) {
     for &sig in signals {
         // SAFETY: the handler only calls _exit, which is async-signal-safe.
         unsafe { libc::signal(sig, exit_on_signal as *const () as libc::sighandler_t) };
+    }
+}
+
+/// A command whose child starts with no signal blocked, whatever rt blocked for itself.
+pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
+    // SAFETY: the closure runs between fork and exec and only calls sigprocmask, which is
+    // async-signal-safe; it allocates nothing.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            Ok(())
+        });
     }
 }
 

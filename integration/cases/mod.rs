@@ -9,6 +9,7 @@ pub mod cgroups_verbs;
 pub mod cli;
 pub mod devices;
 pub mod exec;
+pub mod hooks;
 pub mod lifecycle;
 pub mod mounts;
 pub mod namespaces;
@@ -27,6 +28,7 @@ pub fn all() -> Vec<Case> {
     v.extend(devices::cases());
     v.extend(process::cases());
     v.extend(exec::cases());
+    v.extend(hooks::cases());
     v.extend(cgroups::cases());
     v.extend(cgroups_res::cases());
     v.extend(cgroups_verbs::cases());

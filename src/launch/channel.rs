@@ -20,8 +20,12 @@ use crate::sys;
 pub enum ToChild {
     /// The child is in its cgroups.
     Placed,
+    /// rt ran the prestart and createRuntime hooks; the init runs createContainer's with this
+    /// state (runtime-spec's, status `creating`).
+    Hooks { state: String },
     /// The container is recorded: go on (wait for `start`, or execute the user's process).
-    Go,
+    /// With startContainer hooks, the state they read (status `created`).
+    Go { state: Option<String> },
 }
 
 /// A child → rt.
@@ -29,6 +33,8 @@ pub enum ToChild {
 pub enum FromChild {
     /// intermediate: the pid of the init it cloned.
     InitPid(i32),
+    /// init: the root is built, pivot_root is next; rt runs its hooks now.
+    Mounted,
     /// init: set up, waiting for `Go`.
     Ready,
     /// A step failed; the error is the child's own, kind, field and errno included.
@@ -102,10 +108,17 @@ impl ChildEnd {
     /// Waits for exactly `want` from rt. rt gone is an error too: the child must not go on
     /// with a container nobody recorded.
     pub fn expect(&self, want: ToChild) -> Result<()> {
+        self.expect_with(&format!("{want:?}"), |m| (m == want).then_some(()))
+    }
+
+    /// Waits for the message `take` accepts, and gives what it takes out of it.
+    pub fn expect_with<T>(&self, what: &str, take: impl FnOnce(ToChild) -> Option<T>) -> Result<T> {
         match self.recv()? {
-            Some((m, _)) if m == want => Ok(()),
-            Some((m, _)) => Err(Error::msg(format!("protocol error: expected {want:?}, got {m:?}"))),
-            None => Err(Error::sys(format!("rt went away while the child waited for {want:?}"), libc::EPIPE)),
+            Some((m, _)) => {
+                let shown = format!("{m:?}");
+                take(m).ok_or_else(|| Error::msg(format!("protocol error: expected {what}, got {shown}")))
+            }
+            None => Err(Error::sys(format!("rt went away while the child waited for {what}"), libc::EPIPE)),
         }
     }
 
@@ -135,9 +148,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        rt.send(&ToChild::Go).unwrap();
+        rt.send(&ToChild::Go { state: None }).unwrap();
         assert!(child.expect(ToChild::Placed).unwrap_err().to_string().starts_with("protocol error"));
+        rt.send(&ToChild::Hooks { state: "{}".into() }).unwrap();
+        let state = child.expect_with("Hooks", |m| match m {
+            ToChild::Hooks { state } => Some(state),
+            _ => None,
+        });
+        assert_eq!(state.unwrap(), "{}");
         drop(rt);
-        assert_eq!(child.expect(ToChild::Go).unwrap_err().errno(), Some(libc::EPIPE));
+        assert_eq!(child.expect(ToChild::Placed).unwrap_err().errno(), Some(libc::EPIPE));
     }
 }

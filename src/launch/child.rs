@@ -18,6 +18,7 @@ use super::exec::ExecPlan;
 use super::plan::ContainerPlan;
 use super::topology::{Placement, ProcessStep, StartBy};
 use crate::error::{Context, Error, Prefix, Result};
+use crate::hooks::{self, Kind};
 use crate::process::{self, Executable};
 use crate::rootfs;
 use crate::sys::{self, Forked};
@@ -42,6 +43,9 @@ pub struct InitContext<'a> {
     /// procfs root: sysctl and oom_score_adj are written through it, never through a /proc
     /// that a joined mount namespace could have redirected (CVE-2025-52881). Closed after use.
     pub host_proc: Option<RawFd>,
+    /// The topology has the `Hooks` stage: stop before pivot_root for rt's hooks, then run the
+    /// createContainer ones.
+    pub hooks_stage: bool,
 }
 
 /// What the intermediate works from.
@@ -84,10 +88,18 @@ pub fn init(c: &InitContext) -> ! {
     if c.channel.send(&FromChild::Ready).is_err() {
         sys::exit_now(1);
     }
-    if let Err(e) = c.channel.expect(ToChild::Go).and_then(|()| wait_for_start(c, fifo_proc)) {
-        c.channel.fail(Step::Start, e);
-        sys::exit_now(1);
-    }
+    let go = c.channel.expect_with("Go", |m| match m {
+        ToChild::Go { state } => Some(state),
+        _ => None,
+    });
+    // Held open until execve closes it: `start` sees its end close once the program runs.
+    let _fifo = match go.and_then(|state| wait_for_start(c, fifo_proc, state.as_deref())) {
+        Ok(f) => f,
+        Err(e) => {
+            c.channel.fail(Step::Start, e);
+            sys::exit_now(1);
+        }
+    };
     let e = process::exec(&exe, &c.plan.process, &env);
     // runc's words on the container's own stderr, and for `run` to rt as well.
     eprintln!("{e}");
@@ -143,7 +155,16 @@ fn setup(c: &InitContext) -> Result<(Executable, Vec<String>, Option<OwnedFd>)> 
     }
 
     if p.ns.has(LinuxNamespaceType::Mount) {
-        rootfs::setup(&p.root)?;
+        rootfs::build(&p.root)?;
+        if c.hooks_stage {
+            c.channel.send(&FromChild::Mounted)?;
+            let state = c.channel.expect_with("Hooks", |m| match m {
+                ToChild::Hooks { state } => Some(state),
+                _ => None,
+            })?;
+            hooks::run(&p.hooks, Kind::CreateContainer, &state)?;
+        }
+        rootfs::switch(&p.root)?;
     } else {
         rootfs::enter_without_mount_namespace(&p.root)?;
     }
@@ -234,7 +255,7 @@ pub fn exec_process(c: &ExecContext) -> ! {
     if c.channel.send(&FromChild::Ready).is_err() {
         sys::exit_now(1);
     }
-    if let Err(e) = c.channel.expect(ToChild::Go) {
+    if let Err(e) = c.channel.expect(ToChild::Go { state: None }) {
         c.channel.fail(Step::Start, e);
         sys::exit_now(1);
     }
@@ -262,10 +283,18 @@ fn write_sysctls(sysctls: &[(String, String)], proc_: BorrowedFd) -> Result<()> 
     Ok(())
 }
 
-/// `create`: block opening exec.fifo for writing until `start` opens it, then write the byte
-/// `start` waits for. `run`: nothing more to wait for.
-fn wait_for_start(c: &InitContext, proc_: Option<OwnedFd>) -> Result<()> {
-    let (StartBy::Fifo, Some(fifo_path)) = (c.start_by, c.fifo) else { return Ok(()) };
+/// `create`: block opening exec.fifo for writing until `start` opens it, run the
+/// startContainer hooks, then tell `start` how they went: `0`, or `1` and the error. `run`:
+/// the hooks only. `state` is what the hooks read (rt sends it when there are any).
+fn wait_for_start(c: &InitContext, proc_: Option<OwnedFd>, state: Option<&str>) -> Result<Option<OwnedFd>> {
+    let start_hooks = || match state {
+        Some(s) => hooks::run(&c.plan.hooks, Kind::StartContainer, s),
+        None => Ok(()),
+    };
+    let (StartBy::Fifo, Some(fifo_path)) = (c.start_by, c.fifo) else {
+        start_hooks()?;
+        return Ok(None);
+    };
     // TERM, INT and HUP end a container that was never started (runc's Go init dies of them);
     // execve resets the handler.
     sys::exit_on_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]);
@@ -280,7 +309,11 @@ fn wait_for_start(c: &InitContext, proc_: Option<OwnedFd>) -> Result<()> {
             sys::open(Path::new(&path), libc::O_WRONLY, 0).ctx("open exec.fifo")?
         }
     };
+    if let Err(e) = start_hooks() {
+        let _ = sys::write_all(fifo.as_fd(), format!("1{e}").as_bytes());
+        return Err(e);
+    }
     sys::write_all(fifo.as_fd(), b"0").ctx("write exec.fifo")?;
     sys::default_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP]);
-    Ok(())
+    Ok(Some(fifo))
 }

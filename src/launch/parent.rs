@@ -16,6 +16,7 @@ use super::topology::{self, ExecFacts, Facts, Stage};
 use super::Mode;
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
+use crate::hooks::{self, HookState, Kind};
 use crate::state::{self, ContainerDir, State, Status};
 use crate::sys::{self, ExitStatus, Forked, Pid};
 use crate::{logging, namespaces, signals, spec};
@@ -28,8 +29,8 @@ pub struct Launched {
     dir: Option<ContainerDir>,
     /// `run` in the foreground: the signals rt forwards, read from here.
     signals: Option<OwnedFd>,
-    pub cgroup: Cgroup,
-    pub own_pid_ns: bool,
+    /// What rt recorded of a new container (none for exec).
+    pub recorded: Option<State>,
 }
 
 impl Launched {
@@ -64,6 +65,9 @@ struct Guard<'a> {
     cgroup: Option<&'a Cgroup>,
     init: Option<Pid>,
     intermediate: Option<Pid>,
+    /// A container that failed is destroyed, and then its poststop hooks run, as for any
+    /// other (runtime-spec's lifecycle, steps 12 and 13): (the hooks, the state they read).
+    poststop: Option<(&'a hooks::Hooks, String)>,
 }
 
 impl Drop for Guard<'_> {
@@ -78,6 +82,11 @@ impl Drop for Guard<'_> {
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
         }
+        if let Some((h, state)) = &self.poststop {
+            for w in hooks::run_all(h, Kind::Poststop, state) {
+                logging::warn(&w);
+            }
+        }
     }
 }
 
@@ -89,6 +98,7 @@ fn facts(p: &ContainerPlan, mode: Mode) -> Facts {
         v2_dir: p.cgroup.v2_dir().is_some(),
         v1_dirs: p.cgroup.needs_pid_writes(),
         create: mode == Mode::Create,
+        hooks_before_pivot: p.hooks.before_pivot(),
     }
 }
 
@@ -102,7 +112,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
     let topology = topology::plan(&facts(p, mode));
     let dir = ContainerDir::create(state_root, &p.id)?;
-    let mut guard = Guard { dir: Some(dir), cgroup: None, init: None, intermediate: None };
+    let mut guard = Guard { dir: Some(dir), cgroup: None, init: None, intermediate: None, poststop: None };
     let (lock_fd, fifo) = {
         let d = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
         let fifo = match topology.start_by {
@@ -119,6 +129,9 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
 
     p.cgroup.create()?;
     guard.cgroup = Some(&p.cgroup);
+    if !p.hooks.poststop.is_empty() {
+        guard.poststop = Some((&p.hooks, stopped_state(p)));
+    }
     for skipped in p.cgroup.ignored(&p.resources) {
         logging::warn(&format!("{skipped} is not supported on this host's cgroups: ignored"));
     }
@@ -149,6 +162,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         sigmask: signals.as_ref().map(|(_, old)| *old),
         close,
         host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
+        hooks_stage: topology.stages.contains(&Stage::Hooks),
     };
 
     let first = &topology.processes[0];
@@ -191,6 +205,18 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 p.cgroup.add_pid(pid, cgroup_fd.is_some())?;
                 init_rt.send(&ToChild::Placed)?;
             }
+            Stage::Hooks => {
+                let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
+                match init_rt.recv()? {
+                    Some((FromChild::Mounted, _)) => {}
+                    Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
+                    _ => return Err(Error::msg(format!("unable to start container process: {}", died(None, "building the root")))),
+                }
+                let state = hook_state(p, Kind::Prestart, pid);
+                hooks::run(&p.hooks, Kind::Prestart, &state)?;
+                hooks::run(&p.hooks, Kind::CreateRuntime, &state)?;
+                init_rt.send(&ToChild::Hooks { state })?;
+            }
             Stage::Ready => match init_rt.recv()? {
                 Some((FromChild::Ready, _)) => {}
                 Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
@@ -205,14 +231,17 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
                 let dir = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
                 recorded = Some(record(p, dir, pid)?);
-                init_rt.send(&ToChild::Go)?;
+                let state = (!p.hooks.start_container.is_empty()).then(|| hook_state(p, Kind::StartContainer, pid));
+                init_rt.send(&ToChild::Go { state })?;
             }
-            Stage::Exec => {
-                // The init's end closes on a successful execve; a failure is reported first.
-                if let Some((FromChild::Failed { error, .. }, _)) = init_rt.recv()? {
-                    logging::error(&error.to_string());
-                }
-            }
+            Stage::Exec => match init_rt.recv()? {
+                // a startContainer hook: the container does not start
+                Some((FromChild::Failed { step: Step::Start, error }, _)) => return Err(error),
+                // the program could not be executed: the container's exit code says 255
+                Some((FromChild::Failed { error, .. }, _)) => logging::error(&error.to_string()),
+                // the init's end closes on a successful execve
+                _ => {}
+            },
         }
     }
 
@@ -220,7 +249,8 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     let dir = guard.dir.take().ok_or_else(|| Error::msg("state dir missing"))?;
     guard.cgroup = None;
     guard.init = None;
-    Ok(Launched { init: st.pid, channel: init_rt, dir: Some(dir), signals: signals.map(|(fd, _)| fd), cgroup: st.cgroup, own_pid_ns: st.own_pid_ns })
+    guard.poststop = None;
+    Ok(Launched { init: st.pid, channel: init_rt, dir: Some(dir), signals: signals.map(|(fd, _)| fd), recorded: Some(st) })
 }
 
 /// `exec`: the planned process cloned into the container's cgroup and namespaces; returns
@@ -254,7 +284,7 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
         Forked::Parent(pid) => pid,
     };
     drop(child_end);
-    let mut guard = Guard { dir: None, cgroup: None, init: Some(pid), intermediate: None };
+    let mut guard = Guard { dir: None, cgroup: None, init: Some(pid), intermediate: None, poststop: None };
     for stage in &topology.stages {
         logging::debug(|| format!("exec {}: {stage:?}", p.id));
         match stage {
@@ -272,7 +302,7 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
                 if let Some(pf) = &p.pid_file {
                     write_pid_file(pf, pid)?;
                 }
-                rt_end.send(&ToChild::Go)?;
+                rt_end.send(&ToChild::Go { state: None })?;
             }
             Stage::Exec => {
                 if let Some((FromChild::Failed { step, error }, _)) = rt_end.recv()? {
@@ -281,11 +311,11 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
                     return Err(child_error(step, error));
                 }
             }
-            Stage::InitPid | Stage::Place => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
+            Stage::InitPid | Stage::Place | Stage::Hooks => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
         }
     }
     guard.init = None;
-    Ok(Launched { init: pid, channel: rt_end, dir: None, signals: signals.map(|(fd, _)| fd), cgroup: p.cgroup.clone(), own_pid_ns: false })
+    Ok(Launched { init: pid, channel: rt_end, dir: None, signals: signals.map(|(fd, _)| fd), recorded: None })
 }
 
 /// The signals `run` and `exec` pass on, and SIGCHLD, blocked and readable from a signalfd;
@@ -296,6 +326,16 @@ fn forwarding_signalfd() -> Result<(OwnedFd, libc::sigset_t)> {
     let set = sys::sigset(&set);
     let old = sys::sigprocmask(libc::SIG_BLOCK, &set).ctx("block signals")?;
     Ok((sys::signalfd(&set).ctx("signalfd")?, old))
+}
+
+/// What the poststop hooks of a container that failed to be created read.
+fn stopped_state(p: &ContainerPlan) -> String {
+    HookState { oci_version: spec::OCI_VERSION, id: &p.id, status: Kind::Poststop.status(), pid: None, bundle: &p.bundle, annotations: &p.annotations }.json()
+}
+
+/// What a hook of `kind` reads on stdin about this container.
+fn hook_state(p: &ContainerPlan, kind: Kind, pid: Pid) -> String {
+    HookState { oci_version: spec::OCI_VERSION, id: &p.id, status: kind.status(), pid: Some(pid), bundle: &p.bundle, annotations: &p.annotations }.json()
 }
 
 /// state.json and the pid file, once the init is ready: from here on, the container exists.
@@ -315,6 +355,7 @@ fn record(p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
         cgroup: p.cgroup.clone(),
         own_pid_ns: p.ns.creates(LinuxNamespaceType::Pid),
         no_new_keyring: p.process.session_keyring.is_none(),
+        hooks: p.hooks.after_create(),
     };
     dir.save(&st)?;
     if let Some(pf) = &p.pid_file {

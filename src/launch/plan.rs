@@ -10,6 +10,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxResources};
 
 use crate::cgroups::{Cgroup, Layout};
 use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Hooks};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::{self, ProcessContext, ProcessPlan};
 use crate::rootfs::{self, RootfsContext, RootfsPlan};
@@ -43,6 +44,7 @@ pub struct ContainerPlan {
     /// `linux.sysctl`, sorted by key.
     pub sysctls: Vec<(String, String)>,
     pub pid_file: Option<PathBuf>,
+    pub hooks: Hooks,
 }
 
 impl ContainerPlan {
@@ -66,6 +68,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     if o.console_socket.is_some() {
         return Err(Error::msg("--console-socket: terminals are not supported yet"));
     }
+    let hooks = hooks::plan(spec.hooks().as_ref())?;
     let ignored = spec::not_applied(&spec);
     if !ignored.is_empty() {
         logging::warn(&format!("not supported yet, the container runs without: {}", ignored.join(", ")));
@@ -140,6 +143,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         domainname,
         sysctls,
         pid_file: o.pid_file.clone(),
+        hooks,
     })
 }
 

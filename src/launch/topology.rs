@@ -64,6 +64,10 @@ pub enum Stage {
     InitPid,
     /// rt writes the init's pid into the v1 cgroups, then → init: `Placed`.
     Place,
+    /// init → rt: the root is built, pivot_root is next (`Mounted`). rt runs the prestart and
+    /// createRuntime hooks in its own namespaces, then → init: `Hooks`, with the state the
+    /// init's createContainer hooks read.
+    Hooks,
     /// init → rt: set up and checked, waiting to be let go.
     Ready,
     /// rt → init, once the container is recorded (state.json, pid file): `Go`. With `create`
@@ -111,6 +115,8 @@ pub struct Facts {
     pub v1_dirs: bool,
     /// `create` (the init waits on exec.fifo) rather than `run`.
     pub create: bool,
+    /// There are hooks to run between the building of the root and pivot_root.
+    pub hooks_before_pivot: bool,
 }
 
 impl Facts {
@@ -165,6 +171,9 @@ pub fn plan(f: &Facts) -> Topology {
     }
     if init.placement == Placement::ByRt {
         stages.push(Stage::Place);
+    }
+    if f.hooks_before_pivot {
+        stages.push(Stage::Hooks);
     }
     processes.push(init);
     stages.extend([Stage::Ready, Stage::Go]);
@@ -297,6 +306,14 @@ mod tests {
         let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false });
         assert!(t.parent_joins.is_empty());
         assert_eq!(t.init().placement, Placement::None);
+    }
+
+    #[test]
+    fn hooks_before_pivot_root_are_a_stage_of_their_own() {
+        let t = plan(&Facts { new: NEW, joins: vec![Mount, Pid], v1_dirs: true, create: true, hooks_before_pivot: true, ..Default::default() });
+        assert_eq!(t.stages, [Stage::InitPid, Stage::Place, Stage::Hooks, Stage::Ready, Stage::Go]);
+        let t = plan(&Facts { new: NEW, hooks_before_pivot: true, ..Default::default() });
+        assert_eq!(t.stages, [Stage::Hooks, Stage::Ready, Stage::Go, Stage::Exec]);
     }
 
     #[test]

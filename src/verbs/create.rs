@@ -1,7 +1,8 @@
 //! `create` and `run`: a new container from a bundle, through the launch path
 //! ([`crate::launch`]); `run` also starts it and, in the foreground, waits for it.
 
-use super::delete::destroy_parts;
+use super::delete::destroy;
+use super::start::poststart;
 use super::Global;
 use crate::error::{Context, Error, Result};
 use crate::launch::{self, CreateOptions, Mode};
@@ -23,16 +24,25 @@ pub fn run(g: &Global, id: &str, o: &CreateOptions, detach: bool, keep: bool) ->
         sys::set_child_subreaper().ctx("prctl(PR_SET_CHILD_SUBREAPER)")?;
     }
     let launched = launch_new(g, id, o, mode)?;
+    let st = launched.recorded.clone().ok_or_else(|| Error::msg("run: the container was not recorded"))?;
+    if let Err(e) = poststart(&st) {
+        // Stopped by poststart(); removed here, as run removes every container it ran (the
+        // launch's hold on the state dir goes first).
+        launched.finish();
+        if let (false, Ok(dir)) = (keep, ContainerDir::open(&g.root, id)) {
+            let _ = destroy(dir, &st);
+        }
+        return Err(e);
+    }
     if mode == Mode::RunDetached {
         launched.finish();
         return Ok(0);
     }
-    let (cgroup, own_pid_ns) = (launched.cgroup.clone(), launched.own_pid_ns);
     let status = launched.wait()?;
     if !keep {
         if let Ok(dir) = ContainerDir::open(&g.root, id) {
             // What rt made itself; state.json says the same, no need to read it back.
-            destroy_parts(dir, &cgroup, own_pid_ns)?;
+            destroy(dir, &st)?;
         }
     }
     Ok(status.code())

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use super::kill::signal_init;
 use super::Global;
-use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
+use crate::hooks::{self, Kind};
+use crate::logging;
 use crate::state::{ContainerDir, State, Status};
 
 /// `delete`: removes a stopped (or created) container; `force` kills a running one first.
@@ -40,7 +41,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
 
 /// SIGKILL to the init (and, without a pid namespace of its own, to the rest of the cgroup),
 /// then up to 10 s for it to be gone.
-fn stop(st: &State) -> Result<()> {
+pub(super) fn stop(st: &State) -> Result<()> {
     if st.own_pid_ns {
         let _ = st.cgroup.thaw();
         match signal_init(st, libc::SIGKILL) {
@@ -60,18 +61,19 @@ fn stop(st: &State) -> Result<()> {
     Ok(())
 }
 
-/// Removes what a container leaves: its cgroup and its state directory.
-fn destroy(dir: ContainerDir, st: &State) -> Result<()> {
-    destroy_parts(dir, &st.cgroup, st.own_pid_ns)
-}
-
-pub(super) fn destroy_parts(dir: ContainerDir, cgroup: &Cgroup, own_pid_ns: bool) -> Result<()> {
-    if own_pid_ns {
-        cgroup.destroy()?;
+/// Removes what a container leaves, its cgroup and its state directory, then runs its
+/// poststop hooks: their failures are warnings, and the container is gone all the same.
+pub(super) fn destroy(dir: ContainerDir, st: &State) -> Result<()> {
+    if st.own_pid_ns {
+        st.cgroup.destroy()?;
     } else {
         // Without a pid namespace of its own, processes outlive the init: SIGKILL what is left
         // in the cgroup first (cgroup.kill on v2), as runc's destroy does.
-        cgroup.destroy_forced()?;
+        st.cgroup.destroy_forced()?;
     }
-    dir.remove()
+    dir.remove()?;
+    for w in hooks::run_all(&st.hooks, Kind::Poststop, &st.hook_state(Kind::Poststop)) {
+        logging::warn(&w);
+    }
+    Ok(())
 }

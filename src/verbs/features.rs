@@ -1,6 +1,6 @@
 //! `features`: what this rt implements, in runtime-spec's features format (features.md), for
 //! engines that ask before they write a config (containerd reads it). It says what rt applies,
-//! not what the spec has: hooks, seccomp, AppArmor, SELinux, user namespaces, idmapped mounts,
+//! not what the spec has: seccomp, AppArmor, SELinux, user namespaces, idmapped mounts,
 //! netDevices and Intel RDT are left out or marked disabled until they are implemented.
 
 use oci_spec::runtime::{
@@ -42,7 +42,7 @@ pub fn json() -> Result<String> {
     let features = FeaturesBuilder::default()
         .oci_version_min("1.0.0")
         .oci_version_max(crate::spec::OCI_VERSION)
-        .hooks(Vec::<String>::new())
+        .hooks(crate::hooks::Kind::ALL.map(|k| k.field().to_owned()).to_vec())
         .mount_options(mounts::KNOWN_OPTIONS.map(String::from).to_vec())
         .linux(linux)
         .build()
@@ -61,7 +61,7 @@ mod tests {
     fn says_what_rt_applies() {
         let v: serde_json::Value = serde_json::from_str(&super::json().unwrap()).unwrap();
         assert_eq!(v["ociVersionMax"], "1.3.0");
-        assert_eq!(v["hooks"], serde_json::json!([]));
+        assert_eq!(v["hooks"], serde_json::json!(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]));
         assert_eq!(v["linux"]["namespaces"], serde_json::json!(["cgroup", "ipc", "mount", "network", "pid", "time", "uts"]));
         assert_eq!(v["linux"]["seccomp"]["enabled"], false);
         assert_eq!(v["linux"]["cgroup"]["v2"], true);
