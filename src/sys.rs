@@ -923,3 +923,4 @@ pub fn detached_procfs() -> io::Result<OwnedFd> {
     let mnt = check(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, 0) })?;
     Ok(owned(mnt))
 }
+pub mod seccomp;
