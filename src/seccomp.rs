@@ -16,6 +16,8 @@ mod bpf;
 mod rules;
 
 #[cfg(test)]
+mod host_tests;
+#[cfg(test)]
 mod interp;
 #[cfg(test)]
 mod tests;
