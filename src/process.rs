@@ -58,6 +58,8 @@ pub struct ProcessPlan {
     pub scheduling: scheduling::Scheduling,
     /// A missing cwd is made (runc does so for the init; an exec'd process needs one that exists).
     pub create_cwd: bool,
+    /// `linux.seccomp`, compiled: the filter this process runs under (exec'd ones too).
+    pub seccomp: Option<crate::seccomp::SeccompPlan>,
 }
 
 /// The caller's socket-activation fds: `LISTEN_FDS`, when `LISTEN_PID` says they were
@@ -90,6 +92,7 @@ pub struct ProcessContext<'a> {
     /// The caller's `LISTEN_FDS` (socket activation), passed on as runc does.
     pub listen_fds: Option<u32>,
     pub session_keyring: Option<String>,
+    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
 }
 
 pub fn plan(p: &Process, ctx: ProcessContext) -> Result<ProcessPlan> {
@@ -126,6 +129,7 @@ pub fn plan(p: &Process, ctx: ProcessContext) -> Result<ProcessPlan> {
         rt_binary: own_binary(),
         scheduling: scheduling::plan(p, ctx.memory_policy)?,
         create_cwd: true,
+        seccomp: ctx.seccomp.map(crate::seccomp::plan).transpose()?,
     })
 }
 
@@ -477,6 +481,13 @@ pub fn exec(exe: &Executable, p: &ProcessPlan, env: &[String]) -> Error {
         let envp = env.iter().map(sys::cstring).collect::<std::io::Result<_>>()?;
         Ok((argv, envp))
     })();
+    let prepared = prepared.and_then(|r| {
+        if let Some(sc) = p.seccomp.as_ref().filter(|sc| p.no_new_privileges && sc.listener.is_none()) {
+            // The last thing before the program: rt's own calls from here are these few.
+            sc.install().map_err(|e| std::io::Error::new(e.kind(), format!("linux.seccomp: load the filter: {}", sys::errno_text(&e))))?;
+        }
+        Ok(r)
+    });
     let e = match prepared {
         Ok((argv, envp)) => match (&exe.fd, sys::cpath(&exe.path)) {
             (Some(fd), _) => exec_checked(fd.as_fd(), &exe.name, exe.rename_dir.as_ref(), &argv, &envp),

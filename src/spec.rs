@@ -83,9 +83,6 @@ fn strip_position(msg: &str) -> String {
 pub fn not_applied(spec: &Spec) -> Vec<&'static str> {
     let mut out = Vec::new();
     let linux = spec.linux().as_ref();
-    if linux.is_some_and(|l| l.seccomp().is_some()) {
-        out.push("linux.seccomp");
-    }
     let process = spec.process().as_ref();
     if process.is_some_and(|p| p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty())) {
         out.push("process.apparmorProfile");
@@ -345,7 +342,7 @@ mod tests {
         v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
         v["process"]["apparmorProfile"] = serde_json::json!("docker-default");
         let spec = parse(v.to_string().as_bytes()).unwrap();
-        assert_eq!(not_applied(&spec), ["linux.seccomp", "process.apparmorProfile"], "hooks are applied");
+        assert_eq!(not_applied(&spec), ["process.apparmorProfile"], "hooks and seccomp are applied");
     }
 
     #[test]

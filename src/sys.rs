@@ -417,8 +417,20 @@ pub fn read(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
 pub fn cloexec_from(first: u32) -> io::Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: plain syscall with integer arguments.
-    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })?;
-    Ok(())
+    match check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }) {
+        Ok(_) => Ok(()),
+        // A seccomp profile older than close_range answers ENOSYS: one fd at a time then.
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+            for fd in fds.into_iter().filter(|&fd| fd >= first as RawFd) {
+                // SAFETY: F_SETFD on a number; one that is not open (the directory's own fd,
+                // closed by now) just fails.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Clears `FD_CLOEXEC`, for an fd that must survive execve.

@@ -15,6 +15,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod process;
 pub mod rt_only;
+pub mod seccomp;
 pub mod security;
 
 use crate::rig::Case;
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroups_v2::cases());
     v.extend(bad_input::cases());
     v.extend(rt_only::cases());
+    v.extend(seccomp::cases());
     v.extend(security::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));

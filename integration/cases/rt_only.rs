@@ -102,11 +102,11 @@ fn status_guarded_against_pid_reuse() {
 fn fields_not_applied_yet_are_named() {
     let mut c = Ctr::new("notapplied");
     c.set("/process/apparmorProfile", json!("rt-test"));
-    c.set("/linux/seccomp", json!({ "defaultAction": "SCMP_ACT_ALLOW" }));
+    c.set("/linux/mountLabel", json!("system_u:object_r:container_file_t:s0"));
     c.probe_args(&["exit", "0"]);
     let o = c.run();
     o.ok();
     let warnings: Vec<_> = o.stderr_lines().into_iter().filter(|l| l.contains("level=warning")).collect();
     assert_eq!(warnings.len(), 1, "one warning line expected: {o}");
-    assert!(warnings[0].contains("linux.seccomp, process.apparmorProfile"), "the warning does not name both fields: {o}");
+    assert!(warnings[0].contains("process.apparmorProfile, linux.mountLabel"), "the warning does not name both fields: {o}");
 }

@@ -78,14 +78,14 @@ pub fn intermediate(c: &IntermediateContext) -> ! {
 /// The init's whole life. Never returns.
 pub fn init(c: &InitContext) -> ! {
     close_fds(&c.close);
-    let (exe, env, fifo_proc) = match setup(c) {
+    let Prepared { exe, env, fifo_proc, listener } = match setup(c) {
         Ok(r) => r,
         Err(e) => {
             c.channel.fail(Step::Setup, e);
             sys::exit_now(1);
         }
     };
-    if c.channel.send(&FromChild::Ready).is_err() {
+    if ready(c.channel, listener).is_err() {
         sys::exit_now(1);
     }
     let go = c.channel.expect_with("Go", |m| match m {
@@ -107,6 +107,14 @@ pub fn init(c: &InitContext) -> ! {
     sys::exit_now(255)
 }
 
+/// `Ready`, with the seccomp notify listener for rt to pass on, if there is one.
+fn ready(channel: &ChildEnd, listener: Option<OwnedFd>) -> Result<()> {
+    match listener {
+        Some(fd) => channel.send_fds(&FromChild::Ready, &[std::os::fd::AsRawFd::as_raw_fd(&fd)]),
+        None => channel.send(&FromChild::Ready),
+    }
+}
+
 fn close_fds(fds: &[RawFd]) {
     for &fd in fds {
         sys::close_inherited(fd);
@@ -116,7 +124,7 @@ fn close_fds(fds: &[RawFd]) {
 /// Everything up to the point of no return. Gives the checked executable and the final
 /// environment; with `create`, also a procfs handle through which exec.fifo is reopened for
 /// writing (taken now, while the init still has the privileges to mount a procfs of its own).
-fn setup(c: &InitContext) -> Result<(Executable, Vec<String>, Option<OwnedFd>)> {
+fn setup(c: &InitContext) -> Result<Prepared> {
     let p = c.plan;
     if let Some(mask) = &c.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
@@ -175,15 +183,29 @@ fn setup(c: &InitContext) -> Result<(Executable, Vec<String>, Option<OwnedFd>)> 
         StartBy::Fifo if container_procfs().is_none() => Some(sys::detached_procfs().ctx("mount a private procfs")?),
         _ => None,
     };
-    let (exe, env) = become_process(&p.process)?;
-    Ok((exe, env, fifo_proc))
+    let (exe, env, listener) = become_process(&p.process)?;
+    Ok(Prepared { exe, env, fifo_proc, listener })
+}
+
+/// What the init's setup leaves for its last steps.
+struct Prepared {
+    exe: Executable,
+    env: Vec<String>,
+    /// A procfs of its own to reopen exec.fifo through, where the container has none.
+    fifo_proc: Option<OwnedFd>,
+    /// The seccomp notify listener, for rt.
+    listener: Option<OwnedFd>,
 }
 
 /// The part of the setup that is the process's own, the same for the init and an exec'd
 /// process, once it is in the container's namespaces and root: rlimits, personality,
 /// scheduling, keyring, user and capabilities, no_new_privs, cwd, and the executable, looked up
 /// and checked. Gives it with the final environment.
-fn become_process(proc_: &process::ProcessPlan) -> Result<(Executable, Vec<String>)> {
+///
+/// The seccomp filter goes on as late as it can: without no_new_privs it needs CAP_SYS_ADMIN,
+/// so before the user switch; with it, right before execve (see `process::exec`), unless a rule
+/// notifies: then before `Ready`, whose message takes the listener to rt.
+fn become_process(proc_: &process::ProcessPlan) -> Result<(Executable, Vec<String>, Option<OwnedFd>)> {
     if proc_.create_cwd {
         process::create_cwd(&proc_.cwd)?;
     }
@@ -198,6 +220,11 @@ fn become_process(proc_: &process::ProcessPlan) -> Result<(Executable, Vec<Strin
     let mut env = proc_.env.clone();
     process::finish_env(&mut env, proc_.uid);
     let rename_dir = process::rename_dir();
+    let install = |sc: &crate::seccomp::SeccompPlan| sc.install().ctx("linux.seccomp: load the filter");
+    let mut listener = None;
+    if let Some(sc) = proc_.seccomp.as_ref().filter(|_| !proc_.no_new_privileges) {
+        listener = install(sc)?;
+    }
     process::switch_user(proc_)?;
     if proc_.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
@@ -206,7 +233,10 @@ fn become_process(proc_: &process::ProcessPlan) -> Result<(Executable, Vec<Strin
     let path = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
     let exe = process::open_executable(&path, &proc_.args, proc_.rt_binary).prefix(|| "process.args[0]")?.with_rename_dir(rename_dir);
     sys::umask(proc_.umask);
-    Ok((exe, env))
+    if let Some(sc) = proc_.seccomp.as_ref().filter(|sc| proc_.no_new_privileges && sc.listener.is_some()) {
+        listener = install(sc)?;
+    }
+    Ok((exe, env, listener))
 }
 
 /// What an exec'd process works from.
@@ -224,7 +254,7 @@ pub struct ExecContext<'a> {
 /// time ones), then the same steps as the init's own process. Never returns.
 pub fn exec_process(c: &ExecContext) -> ! {
     close_fds(&c.close);
-    let prepared = (|| -> Result<(Executable, Vec<String>)> {
+    let prepared = (|| -> Result<(Executable, Vec<String>, Option<OwnedFd>)> {
         if let Some(mask) = &c.sigmask {
             sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
         }
@@ -245,14 +275,14 @@ pub fn exec_process(c: &ExecContext) -> ! {
         c.plan.ns.enter(&c.step.joins)?;
         become_process(&c.plan.process)
     })();
-    let (exe, env) = match prepared {
+    let (exe, env, listener) = match prepared {
         Ok(r) => r,
         Err(e) => {
             c.channel.fail(Step::Setup, e);
             sys::exit_now(1);
         }
     };
-    if c.channel.send(&FromChild::Ready).is_err() {
+    if ready(c.channel, listener).is_err() {
         sys::exit_now(1);
     }
     if let Err(e) = c.channel.expect(ToChild::Go { state: None }) {

@@ -55,6 +55,8 @@ pub struct ExecPlan {
     pub cgroup: Cgroup,
     pub process: ProcessPlan,
     pub pid_file: Option<PathBuf>,
+    /// runtime-spec's state of the container (`running`), for a seccomp notify agent.
+    pub container_state: String,
 }
 
 pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
@@ -80,20 +82,22 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
     if o.console_socket.is_some() {
         return Err(Error::msg("--console-socket: terminals are not supported yet"));
     }
-    let labels: Vec<&str> = [
-        ("process.apparmorProfile", process.apparmor_profile().as_deref()),
-        ("process.selinuxLabel", process.selinux_label().as_deref()),
-        ("linux.seccomp", config.linux().as_ref().and_then(|l| l.seccomp().as_ref()).map(|_| "x")),
-    ]
-    .into_iter()
-    .filter(|(_, v)| v.is_some_and(|v| !v.is_empty()))
-    .map(|(f, _)| f)
-    .collect();
+    let labels: Vec<&str> = [("process.apparmorProfile", process.apparmor_profile().as_deref()), ("process.selinuxLabel", process.selinux_label().as_deref())]
+        .into_iter()
+        .filter(|(_, v)| v.is_some_and(|v| !v.is_empty()))
+        .map(|(f, _)| f)
+        .collect();
     if !labels.is_empty() {
         logging::warn(&format!("not supported yet, the process runs without: {}", labels.join(", ")));
     }
     process::check_passed_fds(o.preserve_fds)?;
-    let ctx = ProcessContext { preserve_fds: o.preserve_fds, session_keyring: (!st.no_new_keyring).then(|| format!("_ses.{id}")), ..Default::default() };
+    let ctx = ProcessContext {
+        preserve_fds: o.preserve_fds,
+        session_keyring: (!st.no_new_keyring).then(|| format!("_ses.{id}")),
+        // the container's filter, as runc's exec applies it
+        seccomp: config.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        ..Default::default()
+    };
     let mut process = process::plan(&process, ctx)?;
     // An exec'd process is not the container's first: its cwd must exist.
     process.create_cwd = false;
@@ -107,7 +111,8 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
         return Err(Error::msg("cannot exec in a stopped container"));
     }
     let cgroup = if o.cgroup.is_empty() { st.cgroup.clone() } else { st.cgroup.sub(&parse_cgroup_flags(&o.cgroup)?)? };
-    Ok(ExecPlan { id: id.to_owned(), init: st.pid, ns, cgroup, process, pid_file: o.pid_file.clone() })
+    let container_state = st.hook_state(crate::hooks::Kind::Poststart);
+    Ok(ExecPlan { id: id.to_owned(), init: st.pid, ns, cgroup, process, pid_file: o.pid_file.clone(), container_state })
 }
 
 /// The container's process with the command line's changes, as runc's exec makes it.

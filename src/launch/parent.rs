@@ -218,7 +218,10 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 init_rt.send(&ToChild::Hooks { state })?;
             }
             Stage::Ready => match init_rt.recv()? {
-                Some((FromChild::Ready, _)) => {}
+                Some((FromChild::Ready, fds)) => {
+                    let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
+                    pass_listener(&p.process, fds, pid, &hook_state(p, Kind::Prestart, pid))?;
+                }
                 Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
                 Some((m, _)) => return Err(Error::msg(format!("unable to start container process: unexpected {m:?}"))),
                 None => {
@@ -289,7 +292,7 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
         logging::debug(|| format!("exec {}: {stage:?}", p.id));
         match stage {
             Stage::Ready => match rt_end.recv()? {
-                Some((FromChild::Ready, _)) => {}
+                Some((FromChild::Ready, fds)) => pass_listener(&p.process, fds, pid, &p.container_state)?,
                 Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
                 Some((m, _)) => return Err(Error::msg(format!("unable to start container process: unexpected {m:?}"))),
                 None => {
@@ -326,6 +329,16 @@ fn forwarding_signalfd() -> Result<(OwnedFd, libc::sigset_t)> {
     let set = sys::sigset(&set);
     let old = sys::sigprocmask(libc::SIG_BLOCK, &set).ctx("block signals")?;
     Ok((sys::signalfd(&set).ctx("signalfd")?, old))
+}
+
+/// A seccomp notify listener that came with `Ready` goes to the agent at `listenerPath`, with
+/// runtime-spec's container process state (`pid`: the new process, `state`: its container's).
+fn pass_listener(process: &crate::process::ProcessPlan, fds: Vec<OwnedFd>, pid: Pid, container_state: &str) -> Result<()> {
+    let (Some(sc), Some(fd)) = (&process.seccomp, fds.first()) else { return Ok(()) };
+    let Some(l) = &sc.listener else { return Ok(()) };
+    let state: serde_json::Value = serde_json::from_str(container_state).unwrap_or_default();
+    let json = crate::seccomp::process_state_json(pid, l.metadata.as_deref(), &state)?;
+    crate::seccomp::send_listener(&l.path, &json, fd.as_fd())
 }
 
 /// What the poststop hooks of a container that failed to be created read.

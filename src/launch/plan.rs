@@ -103,6 +103,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         preserve_fds: o.preserve_fds,
         listen_fds,
         session_keyring: (!o.no_new_keyring).then(|| format!("_ses.{id}")),
+        seccomp: linux.seccomp().as_ref(),
     };
     let mut process = process::plan(proc_, ctx)?;
     if let Some(c) = process.caps.as_mut() {

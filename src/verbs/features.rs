@@ -1,11 +1,11 @@
 //! `features`: what this rt implements, in runtime-spec's features format (features.md), for
 //! engines that ask before they write a config (containerd reads it). It says what rt applies,
-//! not what the spec has: seccomp, AppArmor, SELinux, user namespaces, idmapped mounts,
+//! not what the spec has: AppArmor, SELinux, user namespaces, idmapped mounts,
 //! netDevices and Intel RDT are left out or marked disabled until they are implemented.
 
 use oci_spec::runtime::{
     ApparmorBuilder, CgroupBuilder, FeaturesBuilder, IDMapBuilder, IntelRdtBuilder, LinuxFeatureBuilder, LinuxNamespaceType, MemoryPolicyBuilder,
-    MountExtensionsBuilder, NetDevicesBuilder, SeccompBuilder, SelinuxBuilder,
+    MountExtensionsBuilder, NetDevicesBuilder, SelinuxBuilder,
 };
 
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ pub fn json() -> Result<String> {
         .namespaces(vec![Cgroup, Ipc, Mount, Network, Pid, Time, Uts])
         .capabilities(caps.iter().map(|c| c.to_string()).collect::<Vec<_>>())
         .cgroup(CgroupBuilder::default().v1(true).v2(true).systemd(false).systemd_user(false).rdma(true).build().map_err(bad)?)
-        .seccomp(SeccompBuilder::default().enabled(false).build().map_err(bad)?)
+        .seccomp(crate::seccomp::features())
         .apparmor(ApparmorBuilder::default().enabled(false).build().map_err(bad)?)
         .selinux(SelinuxBuilder::default().enabled(false).build().map_err(bad)?)
         .intel_rdt(IntelRdtBuilder::default().enabled(false).build().map_err(bad)?)
@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(v["ociVersionMax"], "1.3.0");
         assert_eq!(v["hooks"], serde_json::json!(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]));
         assert_eq!(v["linux"]["namespaces"], serde_json::json!(["cgroup", "ipc", "mount", "network", "pid", "time", "uts"]));
-        assert_eq!(v["linux"]["seccomp"]["enabled"], false);
+        assert_eq!(v["linux"]["seccomp"]["enabled"], true);
         assert_eq!(v["linux"]["cgroup"]["v2"], true);
         let caps = v["linux"]["capabilities"].as_array().unwrap();
         assert_eq!(caps[0], "CAP_CHOWN");

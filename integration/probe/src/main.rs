@@ -54,6 +54,7 @@ fn main() {
         "openw" => emit(&Value::Array(rest.iter().map(|p| openw(p)).collect()), false),
         "swap" => swap(arg(rest, 0), arg(rest, 1), arg(rest, 2), arg(rest, 3).parse().unwrap_or(10)),
         "hunt" => hunt(arg(rest, 0).parse().unwrap_or(10)),
+        "syscall" => one(raw_syscall(rest)),
         _ => {
             eprintln!("probe: unknown subcommand {sub:?}");
             2
@@ -843,6 +844,24 @@ fn fd_facts(fd: i32) -> Value {
         _ => "other",
     };
     json!({ "target": target, "dev": if ok { st.st_dev } else { 0 }, "ino": if ok { st.st_ino } else { 0 }, "type": kind })
+}
+
+/// `syscall NR [ARG...]`: the raw system call (for seccomp tests), its result or errno name.
+/// Arguments are decimal or 0x-hex.
+fn raw_syscall(rest: &[String]) -> Value {
+    let num = |s: &str| if let Some(h) = s.strip_prefix("0x") { i64::from_str_radix(h, 16).unwrap_or(0) } else { s.parse::<i64>().unwrap_or(0) };
+    let nr = num(arg(rest, 0));
+    let mut a = [0i64; 6];
+    for (i, v) in rest.iter().skip(1).take(6).enumerate() {
+        a[i] = num(v);
+    }
+    // SAFETY: the test decides which call and arguments; only integers are passed.
+    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r < 0 {
+        json!({ "syscall": nr, "error": errno_name(last_errno()) })
+    } else {
+        json!({ "syscall": nr, "result": r })
+    }
 }
 
 fn hunt(secs: u64) -> i32 {
