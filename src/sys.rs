@@ -957,3 +957,4 @@ mod tests {
         assert!(found.is_empty(), "raw libc calls outside src/sys.rs:\n{}", found.join("\n"));
     }
 }
+pub mod tty;
