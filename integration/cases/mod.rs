@@ -14,6 +14,7 @@ pub mod namespaces;
 pub mod process;
 pub mod rt_only;
 pub mod security;
+pub mod terminal;
 
 use crate::rig::Case;
 
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Case> {
     v.extend(bad_input::cases());
     v.extend(rt_only::cases());
     v.extend(security::cases());
+    v.extend(terminal::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));
     }
