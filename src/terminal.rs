@@ -131,6 +131,9 @@ fn open_ptmx() -> Result<OwnedFd> {
 /// What is wrong with the file opened as `ptmx`, if anything: it must be the `ptmx` node of a
 /// devpts filesystem, not a device node of the image's or another filesystem's.
 fn ptmx_problem(fs_type: i64, mode: u32, ino: u64, rdev: (u32, u32)) -> Option<String> {
+    if mode & libc::S_IFMT == libc::S_IFLNK {
+        return Some("is a symbolic link".into());
+    }
     if fs_type != systty::DEVPTS_SUPER_MAGIC {
         return Some(format!("is not on a devpts filesystem (filesystem type {fs_type:#x})"));
     }
@@ -361,10 +364,12 @@ pub struct RelayIo<'a> {
 ///   stop its output from being relayed (rt reads no more stdin meanwhile). rt's own stdin
 ///   and stdout stay blocking: their open file descriptions are shared with the caller.
 /// - stdin EOF (or a read error): runc's `io.Copy` just stops reading stdin, and so does rt;
-///   the master stays open (closing it would hang the container's terminal up). rt adds one
-///   thing: if the container's terminal is in canonical mode then, it passes that terminal's
-///   `VEOF` character (Ctrl-D) once, so that a process reading lines (`echo ls | rt run`) sees
-///   the end of its input rather than waiting forever, as a person typing Ctrl-D would give.
+///   nothing is written for it and the master stays open (closing it would hang the
+///   container's terminal up and lose its output). A process that waits for more input keeps
+///   waiting, as under runc: at a real terminal EOF is Ctrl-D, a byte that reaches the
+///   container as it is. (Passing the terminal's VEOF on stdin EOF was tried: busybox's sh
+///   switches its terminal out of canonical mode when it reads a command, and a VEOF queued
+///   before that is lost, so it did not help the case it was for.)
 /// - SIGWINCH: the window size of `console` is copied to the master (also once at the start,
 ///   as runc does; errors are ignored, as runc ignores them).
 /// - SIGCHLD: children are reaped; `child`'s status ends the loop.
@@ -380,7 +385,7 @@ pub struct RelayIo<'a> {
 ///   master is still read, so the container is never blocked on a full terminal.
 pub fn relay(master: OwnedFd, child: Pid, io: &RelayIo) -> Result<ExitStatus> {
     systty::set_nonblocking(master.as_fd(), true).ctx("terminal: make the pty master non-blocking")?;
-    let mut r = Relay { master: master.as_fd(), output: io.output, pending: Vec::new(), input_open: true, master_open: true, output_open: true, eof: Eof::No };
+    let mut r = Relay { master: master.as_fd(), output: io.output, pending: Vec::new(), input_open: true, master_open: true, output_open: true };
     if let Some(c) = io.console {
         if let Err(e) = copy_winsize(c, r.master) {
             logging::debug(|| format!("relay: initial window size: {e}"));
@@ -412,18 +417,13 @@ pub fn relay(master: OwnedFd, child: Pid, io: &RelayIo) -> Result<ExitStatus> {
         }
         if !i_ready.is_empty() {
             match sys::read(io.input, &mut buf) {
-                Ok(0) | Err(_) => {
-                    r.input_open = false;
-                    r.eof = Eof::Pending;
-                }
+                // EOF or an error (EIO: rt's terminal hung up): stdin is done, nothing else is.
+                Ok(0) | Err(_) => r.input_open = false,
                 Ok(n) => {
                     r.pending.extend_from_slice(&buf[..n]);
                     r.write_master()?;
                 }
             }
-        }
-        if r.eof == Eof::Pending && r.pending.is_empty() {
-            r.pass_eof();
         }
         if sig_ready {
             let sig = sys::read_signal(io.signals).ctx("terminal: read signalfd")?;
@@ -449,17 +449,6 @@ pub fn relay(master: OwnedFd, child: Pid, io: &RelayIo) -> Result<ExitStatus> {
     }
 }
 
-/// Where the relay is with the end of its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Eof {
-    /// stdin is still open.
-    No,
-    /// stdin ended; its VEOF goes to the master once the buffered input has.
-    Pending,
-    /// Done (passed, or not passed because the terminal was not canonical).
-    Done,
-}
-
 struct Relay<'a> {
     master: BorrowedFd<'a>,
     output: BorrowedFd<'a>,
@@ -468,7 +457,6 @@ struct Relay<'a> {
     input_open: bool,
     master_open: bool,
     output_open: bool,
-    eof: Eof,
 }
 
 impl Relay<'_> {
@@ -518,19 +506,6 @@ impl Relay<'_> {
                 logging::debug(|| format!("relay: stdout: {e}: the container's output is dropped from here on"));
                 self.output_open = false;
             }
-        }
-    }
-
-    /// stdin ended: one VEOF to a canonical terminal (see [`relay`]).
-    fn pass_eof(&mut self) {
-        self.eof = Eof::Done;
-        if !self.master_open {
-            return;
-        }
-        let Ok(t) = systty::tcgetattr(self.master) else { return };
-        if t.local_modes.contains(rustix::termios::LocalModes::ICANON) {
-            let veof = t.special_codes[rustix::termios::SpecialCodeIndex::VEOF];
-            let _ = systty::write_some(self.master, &[veof]);
         }
     }
 
@@ -610,6 +585,8 @@ mod tests {
         // a legacy /dev/ptmx node (5:2) on devpts is still not its ptmx inode
         assert!(ptmx_problem(devpts, libc::S_IFCHR | 0o620, 3, (136, 0)).unwrap().starts_with("is not devpts's ptmx"));
         assert!(ptmx_problem(devpts, libc::S_IFREG | 0o666, 2, (0, 0)).is_some());
+        // CVE-2025-52565's shape: /dev/pts/ptmx a symlink to another devpts' ptmx
+        assert_eq!(ptmx_problem(tmpfs, libc::S_IFLNK | 0o777, 9, (0, 0)).unwrap(), "is a symbolic link");
     }
 
     #[test]
@@ -644,7 +621,7 @@ mod tests {
         let slave = systty::open_peer(master.as_fd()).unwrap();
         let before = systty::tcgetattr(slave.as_fd()).unwrap();
         let g = RawMode::enter(slave.as_fd()).unwrap().unwrap();
-        assert!(!systty::is_canonical(slave.as_fd()).unwrap());
+        assert!(!systty::tcgetattr(slave.as_fd()).unwrap().local_modes.contains(LocalModes::ICANON));
         g.restore().unwrap();
         assert_eq!(systty::tcgetattr(slave.as_fd()).unwrap().local_modes, before.local_modes);
         {

@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::termios::{LocalModes, OptionalActions};
+use rustix::termios::OptionalActions;
 pub use rustix::termios::{Termios, Winsize};
 
 /// `statfs.f_type` of a devpts filesystem.
@@ -61,13 +61,6 @@ pub fn tcgetattr(fd: BorrowedFd) -> io::Result<Termios> {
 /// `tcsetattr(fd, TCSANOW, t)`: at once, as runc's console package sets and resets them.
 pub fn tcsetattr(fd: BorrowedFd, t: &Termios) -> io::Result<()> {
     retry(|| Ok(rustix::termios::tcsetattr(fd, OptionalActions::Now, t)?))
-}
-
-/// Whether the terminal's line discipline is in canonical (line-by-line) mode now. On a pty
-/// master this reads the slave's settings: the kernel applies termios ioctls on a master to
-/// its peer.
-pub fn is_canonical(fd: BorrowedFd) -> io::Result<bool> {
-    Ok(tcgetattr(fd)?.local_modes.contains(LocalModes::ICANON))
 }
 
 /// `TIOCGWINSZ`.
@@ -173,7 +166,7 @@ mod tests {
         set_winsize(master.as_fd(), Winsize { ws_row: 33, ws_col: 101, ws_xpixel: 0, ws_ypixel: 0 }).unwrap();
         let ws = winsize(slave.as_fd()).unwrap();
         assert_eq!((ws.ws_row, ws.ws_col), (33, 101));
-        assert!(is_canonical(master.as_fd()).unwrap(), "a new pty is canonical");
+        assert!(tcgetattr(master.as_fd()).unwrap().local_modes.contains(rustix::termios::LocalModes::ICANON), "a new pty is canonical");
         let high = dup_above_stdio(slave.as_fd()).unwrap();
         assert!(high.as_raw_fd() > 2);
         assert_eq!(dup_onto_stdio(rustix::stdio::stdout()).unwrap_err().raw_os_error(), Some(libc::EBADF));
