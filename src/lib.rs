@@ -14,5 +14,6 @@ pub mod signals;
 pub mod spec;
 pub mod state;
 pub mod sys;
+pub mod terminal;
 pub mod user;
 pub mod verbs;

@@ -1002,3 +1002,4 @@ mod tests {
     }
 }
 pub mod seccomp;
+pub mod tty;

@@ -17,6 +17,7 @@ pub mod process;
 pub mod rt_only;
 pub mod seccomp;
 pub mod security;
+pub mod terminal;
 
 use crate::rig::Case;
 
@@ -38,6 +39,7 @@ pub fn all() -> Vec<Case> {
     v.extend(rt_only::cases());
     v.extend(seccomp::cases());
     v.extend(security::cases());
+    v.extend(terminal::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));
     }
