@@ -284,6 +284,7 @@ fn create_options(arg: String, a: CreateArgs) -> Result<(String, CreateOptions),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        detached: false,
     };
     Ok((id, o))
 }

@@ -60,6 +60,8 @@ pub struct ProcessPlan {
     pub create_cwd: bool,
     /// `linux.seccomp`, compiled: the filter this process runs under (exec'd ones too).
     pub seccomp: Option<crate::seccomp::SeccompPlan>,
+    /// `process.terminal`: a pty of the container's as stdio, of `process.consoleSize`.
+    pub terminal: Option<Option<crate::terminal::Size>>,
 }
 
 /// The caller's socket-activation fds: `LISTEN_FDS`, when `LISTEN_PID` says they were
@@ -130,6 +132,13 @@ pub fn plan(p: &Process, ctx: ProcessContext) -> Result<ProcessPlan> {
         scheduling: scheduling::plan(p, ctx.memory_policy)?,
         create_cwd: true,
         seccomp: ctx.seccomp.map(crate::seccomp::plan).transpose()?,
+        terminal: match p.terminal() {
+            Some(true) => Some(match p.console_size() {
+                Some(b) => crate::terminal::Size::from_console_size(b.height(), b.width())?,
+                None => None,
+            }),
+            _ => None,
+        },
     })
 }
 

@@ -65,10 +65,10 @@ impl Size {
 /// does not keep. `detached` is `create`, `run -d` and `exec -d`. The words are runc's.
 pub fn check_flags(terminal: bool, detached: bool, console_socket: bool) -> Result<()> {
     if detached && terminal && !console_socket {
-        return Err(Error::msg("cannot allocate tty if runc will detach without setting console socket"));
+        return Err(Error::spec("process.terminal", "cannot allocate tty if runc will detach without setting console socket"));
     }
     if (!detached || !terminal) && console_socket {
-        return Err(Error::msg("cannot use console socket if runc will not detach or allocate tty"));
+        return Err(Error::spec("--console-socket", "cannot use console socket if runc will not detach or allocate tty"));
     }
     Ok(())
 }
@@ -552,9 +552,9 @@ mod tests {
         assert!(check_flags(true, false, false).is_ok(), "foreground run -t: rt relays");
         assert!(check_flags(true, true, true).is_ok(), "create with a console socket");
         assert!(check_flags(false, true, false).is_ok());
-        assert_eq!(check_flags(true, true, false).unwrap_err().to_string(), "cannot allocate tty if runc will detach without setting console socket");
+        assert_eq!(check_flags(true, true, false).unwrap_err().to_string(), "process.terminal: cannot allocate tty if runc will detach without setting console socket");
         for (t, d) in [(false, true), (true, false), (false, false)] {
-            assert_eq!(check_flags(t, d, true).unwrap_err().to_string(), "cannot use console socket if runc will not detach or allocate tty", "{t} {d}");
+            assert_eq!(check_flags(t, d, true).unwrap_err().to_string(), "--console-socket: cannot use console socket if runc will not detach or allocate tty", "{t} {d}");
         }
     }
 

@@ -56,7 +56,7 @@ pub fn cases() -> Vec<Case> {
             .runc_lacks("runc 1.1.5 has CVE-2025-31133 (fixed in 1.2.8), and dup()s the fake /dev/null onto the stdio"),
         case!(masked_paths_dev_null_swap_race).runc_lacks("runc 1.1.5 has CVE-2025-31133 (fixed in 1.2.8)"),
         // CVE-2025-52565: /dev/console
-        case!(dev_console_pts_symlink).host_skip(needs_terminal),
+        case!(dev_console_pts_symlink),
         // CVE-2022-29162, CVE-2023-25809
         case!(no_inheritable_capabilities),
         case!(cgroupfs_read_only).runc_lacks("runc 1.1.5 leaves the tmpfs under the cgroup mounts at /sys/fs/cgroup writable on v1/hybrid hosts"),
@@ -1137,10 +1137,6 @@ fn masked_paths_dev_null_swap_race() {
 
 // ---------------------------------------------------------------------------------------------
 // CVE-2025-52565: /dev/console
-
-fn needs_terminal() -> Option<String> {
-    rig().is_rt().then(|| "needs --console-socket, the terminal issue".to_string())
-}
 
 /// A console socket: a listening unix socket in DIR whose first connection's SCM_RIGHTS fd (the
 /// pty master) is kept. The runtime sends it during create.

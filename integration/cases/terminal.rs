@@ -402,7 +402,7 @@ fn no_terminal_where_none_can_work() {
 fn exec_no_terminal_where_none_can_work() {
     let c = running("tty-exec-d");
     let o = c.rt(&["exec", "-d", "-t", &c.id, "/bin/sh"]);
-    o.code(255).stderr_has("exec failed: cannot allocate tty if runc will detach without setting console socket");
+    o.code(255).stderr_has("exec failed: ").stderr_has("cannot allocate tty if runc will detach without setting console socket");
     let ps = c.rt(&["ps", "--format", "json", &c.id]);
     ps.ok();
     assert_eq!(ps.json().as_array().map(Vec::len), Some(1), "only the init runs in the container: {ps}");

@@ -35,6 +35,8 @@ pub enum FromChild {
     InitPid(i32),
     /// init: the root is built, pivot_root is next; rt runs its hooks now.
     Mounted,
+    /// the pty master comes with this message (`run`, `exec -t` in the foreground).
+    Console,
     /// init: set up, waiting for `Go`.
     Ready,
     /// A step failed; the error is the child's own, kind, field and errno included.

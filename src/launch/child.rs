@@ -20,8 +20,8 @@ use super::topology::{Placement, ProcessStep, StartBy};
 use crate::error::{Context, Error, Prefix, Result};
 use crate::hooks::{self, Kind};
 use crate::process::{self, Executable};
-use crate::rootfs;
 use crate::sys::{self, Forked};
+use crate::{rootfs, terminal};
 
 /// What the init works from.
 pub struct InitContext<'a> {
@@ -46,6 +46,19 @@ pub struct InitContext<'a> {
     /// The topology has the `Hooks` stage: stop before pivot_root for rt's hooks, then run the
     /// createContainer ones.
     pub hooks_stage: bool,
+    /// Where the master of the process's pty goes, with `process.terminal`.
+    pub console: Console,
+}
+
+/// Where a terminal's master goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    /// No terminal asked for.
+    None,
+    /// The `--console-socket` connection rt made before the clone.
+    Socket(RawFd),
+    /// Back to rt over the channel (`Console` stage), which relays.
+    ToRt,
 }
 
 /// What the intermediate works from.
@@ -105,6 +118,32 @@ pub fn init(c: &InitContext) -> ! {
     eprintln!("{e}");
     c.channel.fail(Step::Exec, e);
     sys::exit_now(255)
+}
+
+/// `process.terminal`: a pty of the container's devpts becomes the process's stdio and
+/// controlling terminal (and, for the init, `/dev/console`); its master goes to the console
+/// socket or to rt. Done while the process still has its privileges (the slave is chowned to
+/// its user, the console bound).
+fn set_up_terminal(proc_: &process::ProcessPlan, console: Console, channel: &ChildEnd, init: bool) -> Result<()> {
+    let Some(size) = proc_.terminal else { return Ok(()) };
+    let pty = terminal::open_pty(size, proc_.uid)?;
+    if init {
+        terminal::bind_console(pty.slave.as_fd())?;
+    }
+    match console {
+        Console::Socket(fd) => {
+            // SAFETY: rt connected this socket for the process and nothing else here uses it;
+            // it is closed right after.
+            let sock = unsafe { BorrowedFd::borrow_raw(fd) };
+            let sent = terminal::send_console(sock, pty.master.as_fd(), terminal::PTMX);
+            sys::close_inherited(fd);
+            sent?;
+        }
+        Console::ToRt => channel.send_fds(&FromChild::Console, &[std::os::fd::AsRawFd::as_raw_fd(&pty.master)])?,
+        Console::None => return Err(Error::spec("process.terminal", "no console socket to send the terminal to")),
+    }
+    drop(pty.master);
+    terminal::make_controlling(pty.slave)
 }
 
 /// `Ready`, with the seccomp notify listener for rt to pass on, if there is one.
@@ -176,6 +215,7 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     } else {
         rootfs::enter_without_mount_namespace(&p.root)?;
     }
+    set_up_terminal(&p.process, c.console, c.channel, true)?;
 
     // A container without a /proc of its own needs a private procfs to reopen exec.fifo: it
     // has to be mounted now, before the capabilities go.
@@ -248,6 +288,7 @@ pub struct ExecContext<'a> {
     pub close: Vec<RawFd>,
     /// As the init's: for `process.oomScoreAdj`.
     pub host_proc: Option<RawFd>,
+    pub console: Console,
 }
 
 /// `exec`'s process: into the cgroup, the init's namespaces (rt already put it in the pid and
@@ -273,6 +314,7 @@ pub fn exec_process(c: &ExecContext) -> ! {
         }
         // With the mount namespace comes the container's root (setns puts root and cwd there).
         c.plan.ns.enter(&c.step.joins)?;
+        set_up_terminal(&c.plan.process, c.console, c.channel, false)?;
         become_process(&c.plan.process)
     })();
     let (exe, env, listener) = match prepared {

@@ -57,6 +57,7 @@ pub struct ExecPlan {
     pub pid_file: Option<PathBuf>,
     /// runtime-spec's state of the container (`running`), for a seccomp notify agent.
     pub container_state: String,
+    pub console_socket: Option<PathBuf>,
 }
 
 pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
@@ -76,12 +77,7 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
         None => (from_flags(config.process().clone().ok_or_else(|| Error::spec("process", "missing"))?, o)?, "process".to_owned()),
     };
     spec::validate_process(&process, &at)?;
-    if process.terminal().unwrap_or(false) {
-        return Err(Error::msg("--tty: terminals are not supported yet"));
-    }
-    if o.console_socket.is_some() {
-        return Err(Error::msg("--console-socket: terminals are not supported yet"));
-    }
+    crate::terminal::check_flags(process.terminal().unwrap_or(false), o.detach, o.console_socket.is_some())?;
     let labels: Vec<&str> = [("process.apparmorProfile", process.apparmor_profile().as_deref()), ("process.selinuxLabel", process.selinux_label().as_deref())]
         .into_iter()
         .filter(|(_, v)| v.is_some_and(|v| !v.is_empty()))
@@ -112,7 +108,16 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
     }
     let cgroup = if o.cgroup.is_empty() { st.cgroup.clone() } else { st.cgroup.sub(&parse_cgroup_flags(&o.cgroup)?)? };
     let container_state = st.hook_state(crate::hooks::Kind::Poststart);
-    Ok(ExecPlan { id: id.to_owned(), init: st.pid, ns, cgroup, process, pid_file: o.pid_file.clone(), container_state })
+    Ok(ExecPlan {
+        id: id.to_owned(),
+        init: st.pid,
+        ns,
+        cgroup,
+        process,
+        pid_file: o.pid_file.clone(),
+        container_state,
+        console_socket: o.console_socket.clone(),
+    })
 }
 
 /// The container's process with the command line's changes, as runc's exec makes it.

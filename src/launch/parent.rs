@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::channel::{self, FromChild, ParentEnd, Step, ToChild};
-use super::child::{self, ExecContext, InitContext, IntermediateContext};
+use super::child::{self, Console, ExecContext, InitContext, IntermediateContext};
 use super::exec::ExecPlan;
 use super::plan::ContainerPlan;
 use super::topology::{self, ExecFacts, Facts, Stage};
@@ -19,7 +19,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks::{self, HookState, Kind};
 use crate::state::{self, ContainerDir, State, Status};
 use crate::sys::{self, ExitStatus, Forked, Pid};
-use crate::{logging, namespaces, signals, spec};
+use crate::{logging, namespaces, signals, spec, terminal};
 
 /// A container whose init is set up and waiting (create) or running (run).
 pub struct Launched {
@@ -31,6 +31,8 @@ pub struct Launched {
     signals: Option<OwnedFd>,
     /// What rt recorded of a new container (none for exec).
     pub recorded: Option<State>,
+    /// The master of the process's pty, when rt relays its terminal.
+    console: Option<OwnedFd>,
 }
 
 impl Launched {
@@ -40,10 +42,25 @@ impl Launched {
         drop(self.dir);
     }
 
-    /// Foreground `run` and `exec`: forward signals, reap, return the process's status.
+    /// Foreground `run` and `exec`: forward signals, reap, return the process's status; with a
+    /// terminal, relay it (rt's own terminal in raw mode meanwhile, restored on every path).
     pub fn wait(self) -> Result<ExitStatus> {
         drop(self.dir);
         let sigfd = self.signals.ok_or_else(|| Error::msg("no signalfd"))?;
+        if let Some(master) = self.console {
+            let host = terminal::host_console();
+            let raw = match host {
+                Some(tty) => terminal::RawMode::enter(tty)?,
+                None => None,
+            };
+            let [stdin, stdout, _] = crate::sys::tty::stdio();
+            let io = terminal::RelayIo { input: stdin, output: stdout, console: host, signals: sigfd.as_fd() };
+            let status = terminal::relay(master, self.init, &io);
+            if let Some(r) = raw {
+                r.restore()?;
+            }
+            return status;
+        }
         loop {
             let sig = sys::read_signal(sigfd.as_fd()).ctx("read signalfd")?;
             if sig == libc::SIGCHLD {
@@ -99,6 +116,7 @@ fn facts(p: &ContainerPlan, mode: Mode) -> Facts {
         v1_dirs: p.cgroup.needs_pid_writes(),
         create: mode == Mode::Create,
         hooks_before_pivot: p.hooks.before_pivot(),
+        console_to_rt: p.process.terminal.is_some() && p.console_socket.is_none(),
     }
 }
 
@@ -141,13 +159,21 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         namespaces::prepare_time_namespace(p.ns.time_offsets.as_deref().unwrap_or(""))?;
     }
 
-    let signals = if mode == Mode::RunForeground { Some(forwarding_signalfd()?) } else { None };
+    let console_to_rt = p.process.terminal.is_some() && p.console_socket.is_none();
+    let signals = if mode == Mode::RunForeground { Some(forwarding_signalfd(console_to_rt)?) } else { None };
+    // The shim or conmon listens there; the init sends the master on this connection.
+    let console_sock = p.console_socket.as_deref().map(terminal::connect_console).transpose()?;
     // Only when something is written to /proc: the init's copy is closed after the writes.
     let host_proc = if p.writes_proc() { Some(open_host_proc()?) } else { None };
 
     let (init_rt, init_end) = channel::pair()?;
     let mid = topology.intermediate().map(|_| channel::pair()).transpose()?;
     let mut close = vec![lock_fd, init_rt.raw()];
+    let console = match (&console_sock, p.process.terminal.is_some()) {
+        (Some(sock), _) => Console::Socket(sock.as_raw_fd()),
+        (None, true) => Console::ToRt,
+        (None, false) => Console::None,
+    };
     close.extend(
         [mid.as_ref().map(|(rt_end, _)| rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())]
             .into_iter()
@@ -163,6 +189,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         close,
         host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
         hooks_stage: topology.stages.contains(&Stage::Hooks),
+        console,
     };
 
     let first = &topology.processes[0];
@@ -179,12 +206,14 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         (Forked::Parent(pid), None) => guard.init = Some(pid),
     }
     drop(init_end);
+    drop(console_sock);
     let mid = mid.map(|(rt_end, child_end)| {
         drop(child_end);
         rt_end
     });
 
     let mut recorded = None;
+    let mut master = None;
     for stage in &topology.stages {
         logging::debug(|| format!("create {}: {stage:?}", p.id));
         match stage {
@@ -217,6 +246,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 hooks::run(&p.hooks, Kind::CreateRuntime, &state)?;
                 init_rt.send(&ToChild::Hooks { state })?;
             }
+            Stage::Console => master = Some(receive_console(&init_rt)?),
             Stage::Ready => match init_rt.recv()? {
                 Some((FromChild::Ready, fds)) => {
                     let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
@@ -253,7 +283,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     guard.cgroup = None;
     guard.init = None;
     guard.poststop = None;
-    Ok(Launched { init: st.pid, channel: init_rt, dir: Some(dir), signals: signals.map(|(fd, _)| fd), recorded: Some(st) })
+    Ok(Launched { init: st.pid, channel: init_rt, dir: Some(dir), signals: signals.map(|(fd, _)| fd), recorded: Some(st), console: master })
 }
 
 /// `exec`: the planned process cloned into the container's cgroup and namespaces; returns
@@ -265,10 +295,18 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
         joins: p.ns.joins.iter().map(|j| j.typ).collect(),
         v2_dir: p.cgroup.v2_dir().is_some(),
         v1_dirs: p.cgroup.needs_pid_writes(),
+        console_to_rt: p.process.terminal.is_some() && p.console_socket.is_none(),
     });
     let step = topology.init();
     let cgroup_fd = if step.into_cgroup { p.cgroup.clone_into_fd()? } else { None };
-    let signals = if detach { None } else { Some(forwarding_signalfd()?) };
+    let console_to_rt = p.process.terminal.is_some() && p.console_socket.is_none();
+    let signals = if detach { None } else { Some(forwarding_signalfd(console_to_rt)?) };
+    let console_sock = p.console_socket.as_deref().map(terminal::connect_console).transpose()?;
+    let console = match (&console_sock, p.process.terminal.is_some()) {
+        (Some(sock), _) => Console::Socket(sock.as_raw_fd()),
+        (None, true) => Console::ToRt,
+        (None, false) => Console::None,
+    };
     let host_proc = if p.process.oom_score_adj.is_some() { Some(open_host_proc()?) } else { None };
     let (rt_end, child_end) = channel::pair()?;
     let close = [Some(rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
@@ -283,14 +321,18 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
             sigmask: signals.as_ref().map(|(_, old)| *old),
             close,
             host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
+            console,
         }),
         Forked::Parent(pid) => pid,
     };
     drop(child_end);
+    drop(console_sock);
+    let mut master = None;
     let mut guard = Guard { dir: None, cgroup: None, init: Some(pid), intermediate: None, poststop: None };
     for stage in &topology.stages {
         logging::debug(|| format!("exec {}: {stage:?}", p.id));
         match stage {
+            Stage::Console => master = Some(receive_console(&rt_end)?),
             Stage::Ready => match rt_end.recv()? {
                 Some((FromChild::Ready, fds)) => pass_listener(&p.process, fds, pid, &p.container_state)?,
                 Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
@@ -318,13 +360,27 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
         }
     }
     guard.init = None;
-    Ok(Launched { init: pid, channel: rt_end, dir: None, signals: signals.map(|(fd, _)| fd), recorded: None })
+    Ok(Launched { init: pid, channel: rt_end, dir: None, signals: signals.map(|(fd, _)| fd), recorded: None, console: master })
+}
+
+/// The master of the child's pty, sent back at the `Console` stage; made not to turn "\n" into
+/// "\r\n" (runc's setting) before the program can write anything.
+fn receive_console(ch: &ParentEnd) -> Result<OwnedFd> {
+    match ch.recv()? {
+        Some((FromChild::Console, mut fds)) if fds.len() == 1 => {
+            let master = fds.remove(0);
+            terminal::clear_onlcr(master.as_fd())?;
+            Ok(master)
+        }
+        Some((FromChild::Failed { step, error }, _)) => Err(child_error(step, error)),
+        _ => Err(Error::msg(format!("unable to start container process: {}", died(None, "setting up its terminal")))),
+    }
 }
 
 /// The signals `run` and `exec` pass on, and SIGCHLD, blocked and readable from a signalfd;
 /// with the mask they replaced, which the child restores.
-fn forwarding_signalfd() -> Result<(OwnedFd, libc::sigset_t)> {
-    let mut set = signals::forwarded();
+fn forwarding_signalfd(terminal: bool) -> Result<(OwnedFd, libc::sigset_t)> {
+    let mut set = if terminal { terminal::relay_signals() } else { signals::forwarded() };
     set.push(libc::SIGCHLD);
     let set = sys::sigset(&set);
     let old = sys::sigprocmask(libc::SIG_BLOCK, &set).ctx("block signals")?;

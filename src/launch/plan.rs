@@ -25,6 +25,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// `create` and `run -d`: rt does not stay (a terminal then needs a console socket).
+    pub detached: bool,
 }
 
 pub struct ContainerPlan {
@@ -45,6 +47,8 @@ pub struct ContainerPlan {
     pub sysctls: Vec<(String, String)>,
     pub pid_file: Option<PathBuf>,
     pub hooks: Hooks,
+    /// Where the pty master goes (create, run -d); without it, a terminal's master comes to rt.
+    pub console_socket: Option<PathBuf>,
 }
 
 impl ContainerPlan {
@@ -62,12 +66,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
     let linux = spec.linux().as_ref().ok_or_else(|| Error::spec("linux", "missing"))?;
     let proc_ = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
-    if proc_.terminal().unwrap_or(false) {
-        return Err(Error::spec("process.terminal", "terminals are not supported yet"));
-    }
-    if o.console_socket.is_some() {
-        return Err(Error::msg("--console-socket: terminals are not supported yet"));
-    }
+    crate::terminal::check_flags(proc_.terminal().unwrap_or(false), o.detached, o.console_socket.is_some())?;
     let hooks = hooks::plan(spec.hooks().as_ref())?;
     let ignored = spec::not_applied(&spec);
     if !ignored.is_empty() {
@@ -145,6 +144,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         sysctls,
         pid_file: o.pid_file.clone(),
         hooks,
+        console_socket: o.console_socket.clone(),
     })
 }
 

@@ -68,6 +68,9 @@ pub enum Stage {
     /// createRuntime hooks in its own namespaces, then → init: `Hooks`, with the state the
     /// init's createContainer hooks read.
     Hooks,
+    /// init (or exec'd process) → rt: the master of its pty (`Console`), for a foreground
+    /// `run` or `exec -t` without a console socket: rt relays between it and its own terminal.
+    Console,
     /// init → rt: set up and checked, waiting to be let go.
     Ready,
     /// rt → init, once the container is recorded (state.json, pid file): `Go`. With `create`
@@ -117,6 +120,8 @@ pub struct Facts {
     pub create: bool,
     /// There are hooks to run between the building of the root and pivot_root.
     pub hooks_before_pivot: bool,
+    /// The process gets a terminal whose master comes back to rt (no console socket).
+    pub console_to_rt: bool,
 }
 
 impl Facts {
@@ -175,6 +180,9 @@ pub fn plan(f: &Facts) -> Topology {
     if f.hooks_before_pivot {
         stages.push(Stage::Hooks);
     }
+    if f.console_to_rt {
+        stages.push(Stage::Console);
+    }
     processes.push(init);
     stages.extend([Stage::Ready, Stage::Go]);
     if !f.create {
@@ -191,6 +199,8 @@ pub struct ExecFacts {
     /// The cgroup (the container's, or the sub-cgroup of `--cgroup`) has a v2 directory.
     pub v2_dir: bool,
     pub v1_dirs: bool,
+    /// `exec -t` in the foreground, without a console socket.
+    pub console_to_rt: bool,
 }
 
 /// `exec`: one clone. rt joins the pid and time namespaces itself (they only affect its
@@ -208,13 +218,9 @@ pub fn plan_exec(f: &ExecFacts) -> Topology {
         placement: if f.v1_dirs { Placement::SelfWrite } else { Placement::None },
         unshare_after_placement: 0,
     };
-    Topology {
-        processes: vec![process],
-        stages: vec![Stage::Ready, Stage::Go, Stage::Exec],
-        start_by: StartBy::Go,
-        time_namespace: false,
-        parent_joins: in_order(&|t| matches!(t, Pid | Time)),
-    }
+    let mut stages = if f.console_to_rt { vec![Stage::Console] } else { vec![] };
+    stages.extend([Stage::Ready, Stage::Go, Stage::Exec]);
+    Topology { processes: vec![process], stages, start_by: StartBy::Go, time_namespace: false, parent_joins: in_order(&|t| matches!(t, Pid | Time)) }
 }
 
 impl Topology {
@@ -295,7 +301,7 @@ mod tests {
 
     #[test]
     fn exec_is_one_clone_with_rt_joining_pid_and_time() {
-        let t = plan_exec(&ExecFacts { joins: vec![Mount, Pid, Network, Time, User, Ipc], v2_dir: true, v1_dirs: true });
+        let t = plan_exec(&ExecFacts { joins: vec![Mount, Pid, Network, Time, User, Ipc], v2_dir: true, v1_dirs: true, console_to_rt: false });
         assert_eq!(t.parent_joins, [Pid, Time]);
         let [p] = &t.processes[..] else { panic!("{t:?}") };
         assert_eq!(p.role, Role::Exec);
@@ -303,17 +309,18 @@ mod tests {
         assert!(p.into_cgroup);
         assert_eq!(p.placement, Placement::SelfWrite, "placed while the host's cgroupfs is still in sight");
         assert_eq!(t.stages, [Stage::Ready, Stage::Go, Stage::Exec]);
-        let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false });
+        let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false, console_to_rt: true });
         assert!(t.parent_joins.is_empty());
         assert_eq!(t.init().placement, Placement::None);
+        assert_eq!(t.stages, [Stage::Console, Stage::Ready, Stage::Go, Stage::Exec], "exec -t in the foreground");
     }
 
     #[test]
     fn hooks_before_pivot_root_are_a_stage_of_their_own() {
         let t = plan(&Facts { new: NEW, joins: vec![Mount, Pid], v1_dirs: true, create: true, hooks_before_pivot: true, ..Default::default() });
         assert_eq!(t.stages, [Stage::InitPid, Stage::Place, Stage::Hooks, Stage::Ready, Stage::Go]);
-        let t = plan(&Facts { new: NEW, hooks_before_pivot: true, ..Default::default() });
-        assert_eq!(t.stages, [Stage::Hooks, Stage::Ready, Stage::Go, Stage::Exec]);
+        let t = plan(&Facts { new: NEW, hooks_before_pivot: true, console_to_rt: true, ..Default::default() });
+        assert_eq!(t.stages, [Stage::Hooks, Stage::Console, Stage::Ready, Stage::Go, Stage::Exec], "the pty after pivot_root");
     }
 
     #[test]

@@ -53,6 +53,7 @@ fn launch_new(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<lau
     if g.systemd_cgroup {
         return Err(Error::msg("--systemd-cgroup: rt has no systemd cgroup driver yet"));
     }
-    let plan = launch::plan(id, o)?;
+    let o = CreateOptions { detached: mode != Mode::RunForeground, ..o.clone() };
+    let plan = launch::plan(id, &o)?;
     launch::launch(&g.root, &plan, mode)
 }
