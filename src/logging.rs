@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     #[default]
     Text,
@@ -37,7 +37,8 @@ struct Logger {
     path: Option<PathBuf>,
     format: Format,
     min: Level,
-    /// Opened on the first record: most rt calls log nothing, and each open is a syscall.
+    /// Opened at start-up, as runc does: a shim reading it back after a failure must find
+    /// it even when rt failed before it wrote anything.
     file: Mutex<Option<File>>,
 }
 
@@ -46,7 +47,27 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 /// Sets the destination once, at start-up. Without `path`, records go to stderr.
 pub fn init(path: Option<PathBuf>, format: Format, debug: bool) {
     let min = if debug { Level::Debug } else { Level::Warning };
-    let _ = LOGGER.set(Logger { path, format, min, file: Mutex::new(None) });
+    let file = path.as_ref().and_then(|p| File::options().append(true).create(true).open(p).ok());
+    let _ = LOGGER.set(Logger { path, format, min, file: Mutex::new(file) });
+}
+
+/// `--log FILE` and `--log-format F` out of a command line clap could not parse, so that its
+/// error reaches the log file too (`--log F`, `--log=F`, and the same for the format).
+pub fn flags_of(args: &[std::ffi::OsString]) -> (Option<PathBuf>, Format) {
+    let (mut path, mut format) = (None, Format::Text);
+    let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = it.next() {
+        let (flag, value) = match a.split_once('=') {
+            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+            None => (a.clone(), None),
+        };
+        match flag.as_str() {
+            "--log" => path = value.or_else(|| it.next()).map(PathBuf::from),
+            "--log-format" => format = if value.or_else(|| it.next()).as_deref() == Some("json") { Format::Json } else { Format::Text },
+            _ => {}
+        }
+    }
+    (path, format)
 }
 
 pub fn debug_enabled() -> bool {

@@ -27,7 +27,7 @@ struct Cli {
     log: Option<PathBuf>,
     /// set the log format ('text' (default), or 'json')
     #[arg(long = "log-format", value_enum, default_value = "text")]
-    log_format: logging::Format,
+    log_format: LogFormat,
     /// enable debug logging
     #[arg(long)]
     debug: bool,
@@ -67,6 +67,9 @@ struct CreateArgs {
     /// pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
+    /// path to an AF_UNIX socket which will receive a file descriptor referencing the init process (a pidfd)
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -184,14 +187,23 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
 }
 
 fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
+            if e.use_stderr() {
+                // The engines read the error from the log file: an unknown verb or flag too.
+                let (log, format) = logging::flags_of(&args);
+                if log.is_some() {
+                    logging::init(log, format, false);
+                    let first = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+                    logging::error(&first);
+                }
+            }
             let _ = e.print();
             return if e.use_stderr() { 1 } else { 0 };
         }
     };
-    logging::init(cli.log.clone(), cli.log_format, cli.debug);
+    logging::init(cli.log.clone(), cli.log_format.into(), cli.debug);
     if cli.version {
         print!("{}", version());
         return 0;
@@ -285,6 +297,7 @@ fn create_options(arg: String, a: CreateArgs) -> Result<(String, CreateOptions),
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         detached: false,
+        pidfd_socket: a.pidfd_socket,
     };
     Ok((id, o))
 }
@@ -534,5 +547,20 @@ impl ExecArgs {
             pidfd_socket: self.pidfd_socket,
         };
         (self.id, o)
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+impl From<LogFormat> for logging::Format {
+    fn from(f: LogFormat) -> Self {
+        match f {
+            LogFormat::Text => logging::Format::Text,
+            LogFormat::Json => logging::Format::Json,
+        }
     }
 }

@@ -552,9 +552,16 @@ mod tests {
         assert!(check_flags(true, false, false).is_ok(), "foreground run -t: rt relays");
         assert!(check_flags(true, true, true).is_ok(), "create with a console socket");
         assert!(check_flags(false, true, false).is_ok());
-        assert_eq!(check_flags(true, true, false).unwrap_err().to_string(), "process.terminal: cannot allocate tty if runc will detach without setting console socket");
+        assert_eq!(
+            check_flags(true, true, false).unwrap_err().to_string(),
+            "process.terminal: cannot allocate tty if runc will detach without setting console socket"
+        );
         for (t, d) in [(false, true), (true, false), (false, false)] {
-            assert_eq!(check_flags(t, d, true).unwrap_err().to_string(), "--console-socket: cannot use console socket if runc will not detach or allocate tty", "{t} {d}");
+            assert_eq!(
+                check_flags(t, d, true).unwrap_err().to_string(),
+                "--console-socket: cannot use console socket if runc will not detach or allocate tty",
+                "{t} {d}"
+            );
         }
     }
 

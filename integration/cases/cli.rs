@@ -20,6 +20,8 @@ pub fn cases() -> Vec<Case> {
         case!(log_format_equals_form),
         case!(log_json_gets_create_error),
         case!(log_json_failed_create_is_one_line),
+        case!(log_file_is_opened_at_start_and_gets_command_line_errors),
+        case!(pidfd_socket_gets_the_new_processes).runc_lacks("runc 1.1.5 has no --pidfd-socket (added in 1.2)"),
         case!(log_text_format),
         case!(debug_flag_accepted),
         case!(root_dir_created_if_missing),
@@ -171,6 +173,75 @@ fn log_json_gets_create_error() {
     assert!(last_err["msg"].as_str().unwrap().contains("/bin/does-not-exist"), "{last_err}");
     assert!(!c.dir.join("init.pid").exists(), "pid file written by a failed create");
     c.assert_clean();
+}
+
+/// The shim reads `--log` after any failure: the file exists from the start of every call, and
+/// an unknown verb or flag (found before anything else) is logged there too, as runc does.
+fn log_file_is_opened_at_start_and_gets_command_line_errors() {
+    let r = rig();
+    let dir = r.misc_dir().join(format!("logstart-{}", r.next()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("log.json");
+    let l = log.to_string_lossy().into_owned();
+    r.rt_out(&["--log", &l, "--log-format", "json", "list"]).ok();
+    assert!(log.exists(), "--log was not created by a call that logged nothing");
+    let o = r.rt_out(&["--log", &l, "--log-format=json", "no-such-verb", "x"]);
+    assert_ne!(o.code, 0, "{o}");
+    let lines = log_lines(&log);
+    let err = lines.iter().find(|v| v["level"] == "error").unwrap_or_else(|| panic!("no error line for an unknown verb: {lines:?}"));
+    assert!(err["msg"].as_str().unwrap().contains("no-such-verb"), "{err}");
+    let o = r.rt_out(&["--log", &l, "--log-format", "json", "exec", "--no-such-flag", "x", "true"]);
+    assert_ne!(o.code, 0, "{o}");
+    // runc 1.1.5 logs an unknown verb there but not an unknown flag
+    if r.is_rt() {
+        assert!(log_lines(&log).iter().any(|v| v["msg"].as_str().unwrap_or("").contains("--no-such-flag")), "an unknown flag is not in the log");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--pidfd-socket` (runc 1.2, which go-runc passes when asked): a pidfd of the init on
+/// create/run, of the new process on exec, comes over the socket.
+fn pidfd_socket_gets_the_new_processes() {
+    use std::os::fd::AsRawFd;
+    let mut c = Ctr::new("pidfdsock");
+    c.args(&["/bin/sleep", "1000"]);
+    let sock = c.dir.join("pidfd.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receive = move |listener: std::os::unix::net::UnixListener| {
+        std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 64];
+            let mut cbuf = [0u64; 4];
+            let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+            // SAFETY: a zeroed msghdr over live buffers, filled by recvmsg.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cbuf);
+            // SAFETY: as above.
+            assert!(unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) } >= 0);
+            // SAFETY: the kernel filled the control buffer.
+            let fd = unsafe {
+                let h = libc::CMSG_FIRSTHDR(&msg);
+                assert!(!h.is_null(), "no fd came");
+                std::ptr::read_unaligned(libc::CMSG_DATA(h) as *const i32)
+            };
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+            // SAFETY: our own fd, received just now.
+            unsafe { libc::close(fd) };
+            (info.lines().find_map(|l| l.strip_prefix("Pid:")).map(|p| p.trim().parse::<i32>().unwrap()), listener)
+        })
+    };
+    let t = receive(listener);
+    c.run_with(&["--detach", "--pidfd-socket", &sock.display().to_string()]).ok();
+    let (pid, listener) = t.join().unwrap();
+    assert_eq!(pid, Some(c.pid()), "run: the pidfd is not the init's");
+    let t = receive(listener);
+    let pf = c.dir.join("exec.pid");
+    c.rt(&["exec", "-d", "--pid-file", &pf.display().to_string(), "--pidfd-socket", &sock.display().to_string(), &c.id, "/bin/sleep", "30"]).ok();
+    let (pid, _) = t.join().unwrap();
+    assert_eq!(pid.map(|p| p.to_string()), Some(read(&pf)), "exec: the pidfd is not the new process's");
 }
 
 /// Podman reads the whole log file as one JSON object: a failed create (without --debug) must

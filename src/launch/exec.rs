@@ -58,6 +58,7 @@ pub struct ExecPlan {
     /// runtime-spec's state of the container (`running`), for a seccomp notify agent.
     pub container_state: String,
     pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
@@ -117,6 +118,7 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
         pid_file: o.pid_file.clone(),
         container_state,
         console_socket: o.console_socket.clone(),
+        pidfd_socket: o.pidfd_socket.clone(),
     })
 }
 

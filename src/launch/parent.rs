@@ -264,6 +264,9 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
                 let dir = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
                 recorded = Some(record(p, dir, pid)?);
+                if let Some(sock) = &p.pidfd_socket {
+                    send_pidfd(sock, pid)?;
+                }
                 let state = (!p.hooks.start_container.is_empty()).then(|| hook_state(p, Kind::StartContainer, pid));
                 init_rt.send(&ToChild::Go { state })?;
             }
@@ -346,6 +349,9 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
             Stage::Go => {
                 if let Some(pf) = &p.pid_file {
                     write_pid_file(pf, pid)?;
+                }
+                if let Some(sock) = &p.pidfd_socket {
+                    send_pidfd(sock, pid)?;
                 }
                 rt_end.send(&ToChild::Go { state: None })?;
             }
@@ -451,6 +457,15 @@ fn died(status: Option<ExitStatus>, doing: &str) -> String {
         Some(ExitStatus::Exited(c)) => format!("container init exited with code {c} while {doing}"),
         None => format!("container init went away while {doing}"),
     }
+}
+
+/// `--pidfd-socket` (runc 1.2): a pidfd of the new process, sent with `SCM_RIGHTS` over a
+/// connection to the AF_UNIX stream socket there, as go-runc receives it.
+fn send_pidfd(path: &Path, pid: Pid) -> Result<()> {
+    let what = || format!("--pidfd-socket {}", path.display());
+    let pidfd = sys::pidfd_open(pid).with_ctx(|| format!("{}: pidfd_open", what()))?;
+    let sock = crate::sys::tty::connect_unix(path).with_ctx(|| format!("{}: connect", what()))?;
+    sys::send_with_fds(sock.as_fd(), b"pidfd", &[pidfd.as_raw_fd()]).with_ctx(|| format!("{}: send", what()))
 }
 
 /// The pid, no newline, written beside the target and renamed over it (as runc does).

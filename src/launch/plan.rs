@@ -27,6 +27,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// `create` and `run -d`: rt does not stay (a terminal then needs a console socket).
     pub detached: bool,
+    /// `--pidfd-socket`: a pidfd of the init goes there.
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 pub struct ContainerPlan {
@@ -49,6 +51,7 @@ pub struct ContainerPlan {
     pub hooks: Hooks,
     /// Where the pty master goes (create, run -d); without it, a terminal's master comes to rt.
     pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 impl ContainerPlan {
@@ -145,6 +148,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         pid_file: o.pid_file.clone(),
         hooks,
         console_socket: o.console_socket.clone(),
+        pidfd_socket: o.pidfd_socket.clone(),
     })
 }
 
