@@ -6,7 +6,7 @@
 //! container's state (runtime-spec's `state`, with the status of that point) on stdin, its own
 //! `args` and `env` (nothing of rt's), and is killed after its `timeout`.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -210,8 +210,8 @@ fn run_one(h: &Hook, state: &str) -> std::result::Result<(), String> {
     let mut child = cmd.spawn().map_err(|e| sys::errno_text(&e))?;
     // Written whole before anything is read: the state is small, far below a pipe's buffer,
     // and a hook that does not read it must not make rt wait.
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(state.as_bytes());
+    if let Some(stdin) = child.stdin.take() {
+        let _ = sys::write_all_no_sigpipe(stdin.as_fd(), state.as_bytes());
     }
     let deadline = h.timeout_secs.map(|s| Instant::now() + Duration::from_secs(s));
     let (mut out, mut err) = (child.stdout.take(), child.stderr.take());

@@ -6,6 +6,7 @@ pub mod error;
 pub mod hooks;
 pub mod launch;
 pub mod logging;
+pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

@@ -62,6 +62,8 @@ pub struct ProcessPlan {
     pub seccomp: Option<crate::seccomp::SeccompPlan>,
     /// `process.terminal`: a pty of the container's as stdio, of `process.consoleSize`.
     pub terminal: Option<Option<crate::terminal::Size>>,
+    /// AppArmor profile and SELinux label, checked against the host by the caller.
+    pub labels: crate::lsm::Labels,
 }
 
 /// The caller's socket-activation fds: `LISTEN_FDS`, when `LISTEN_PID` says they were
@@ -139,6 +141,7 @@ pub fn plan(p: &Process, ctx: ProcessContext) -> Result<ProcessPlan> {
             }),
             _ => None,
         },
+        labels: Default::default(),
     })
 }
 
@@ -491,6 +494,7 @@ pub fn exec(exe: &Executable, p: &ProcessPlan, env: &[String]) -> Error {
         Ok((argv, envp))
     })();
     let prepared = prepared.and_then(|r| {
+        p.labels.apply().map_err(|e| std::io::Error::other(e.to_string()))?;
         if let Some(sc) = p.seccomp.as_ref().filter(|sc| p.no_new_privileges && sc.listener.is_none()) {
             // The last thing before the program: rt's own calls from here are these few.
             sc.install().map_err(|e| std::io::Error::new(e.kind(), format!("linux.seccomp: load the filter: {}", sys::errno_text(&e))))?;

@@ -36,6 +36,7 @@ pub struct RootfsPlan {
     pub mounts: Vec<mounts::MountStep>,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    pub mount_label: Option<String>,
 }
 
 /// What shapes the root besides the config.
@@ -49,6 +50,8 @@ pub struct RootfsContext<'a> {
     pub mount_ns: bool,
     /// It joins a mount namespace: bind sources are that namespace's, not rt's.
     pub joins_mount_ns: bool,
+    /// `linux.mountLabel` (only where SELinux is there to apply it).
+    pub mount_label: Option<String>,
 }
 
 /// Checks and plans everything about the root: a bad mount is refused here, before anything
@@ -82,6 +85,7 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
         mounts,
         masked_paths: paths(linux.and_then(|l| l.masked_paths().as_ref())),
         readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
+        mount_label: ctx.mount_label,
     })
 }
 
@@ -99,7 +103,7 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
         .with_ctx(|| format!("root.path: bind {} onto itself", plan.rootfs.display()))?;
     let root = sys::open(&plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).with_ctx(|| format!("root.path: open {}", plan.rootfs.display()))?;
 
-    let ctx = mounts::MountContext::new(root.as_fd());
+    let ctx = mounts::MountContext::new(root.as_fd(), plan.mount_label.as_deref());
     let cgroupfs = |dest: &Path, opts: &mounts::MountOptions| mount_cgroupfs(root.as_fd(), dest, opts, plan);
     for m in &plan.mounts {
         mounts::mount_one(&ctx, m, &cgroupfs)?;
@@ -340,6 +344,7 @@ mod tests {
             own_cgroup_ns: true,
             mount_ns: true,
             joins_mount_ns: false,
+            mount_label: None,
         }
     }
 

@@ -76,26 +76,6 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-/// Fields rt does not apply yet although the config asks for them; each has its own issue.
-/// A container runs without them only where refusing would refuse every engine's configs
-/// (seccomp and LSM labels are in Docker's and runtime-tools' defaults), and then rt says so;
-/// a moved network device or an RDT group is refused (`validate`).
-pub fn not_applied(spec: &Spec) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    let linux = spec.linux().as_ref();
-    let process = spec.process().as_ref();
-    if process.is_some_and(|p| p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty())) {
-        out.push("process.apparmorProfile");
-    }
-    if process.is_some_and(|p| p.selinux_label().as_deref().is_some_and(|s| !s.is_empty())) {
-        out.push("process.selinuxLabel");
-    }
-    if linux.is_some_and(|l| l.mount_label().as_deref().is_some_and(|s| !s.is_empty())) {
-        out.push("linux.mountLabel");
-    }
-    out
-}
-
 /// Checks what parsing cannot: versions, required fields, absolute paths, duplicates (the
 /// rootfs itself: `rootfs_path`).
 pub fn validate(spec: &Spec) -> Result<()> {
@@ -331,18 +311,6 @@ mod tests {
             assert_eq!(spec.version(), OCI_VERSION);
             assert_eq!(spec.hostname().as_deref(), Some("rt"));
         }
-    }
-
-    #[test]
-    fn what_is_not_applied_is_named() {
-        let spec = parse(base().to_string().as_bytes()).unwrap();
-        assert!(not_applied(&spec).is_empty());
-        let mut v = base();
-        v["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}], "poststop": []});
-        v["linux"]["seccomp"] = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"});
-        v["process"]["apparmorProfile"] = serde_json::json!("docker-default");
-        let spec = parse(v.to_string().as_bytes()).unwrap();
-        assert_eq!(not_applied(&spec), ["process.apparmorProfile"], "hooks and seccomp are applied");
     }
 
     #[test]

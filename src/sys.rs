@@ -239,6 +239,18 @@ pub fn unblock_signals_in_child(cmd: &mut std::process::Command) {
     }
 }
 
+/// write_all to a pipe whose reader may be gone (a hook that does not read its stdin): EPIPE
+/// comes back as an error instead of a SIGPIPE that would end rt.
+pub fn write_all_no_sigpipe(fd: BorrowedFd, buf: &[u8]) -> io::Result<()> {
+    // SAFETY: ignoring SIGPIPE for the duration of the write; rt is single-threaded and forks
+    // nothing meanwhile, so no other code sees the changed disposition.
+    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let r = write_all(fd, buf);
+    // SAFETY: putting back what was there.
+    unsafe { libc::signal(libc::SIGPIPE, old) };
+    r
+}
+
 /// These signals back to their default disposition.
 pub fn default_signals(signals: &[i32]) {
     for &sig in signals {

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod exec;
 pub mod hooks;
 pub mod lifecycle;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
@@ -39,6 +40,7 @@ pub fn all() -> Vec<Case> {
     v.extend(rt_only::cases());
     v.extend(seccomp::cases());
     v.extend(security::cases());
+    v.extend(lsm::cases());
     v.extend(terminal::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));

@@ -14,7 +14,6 @@ pub fn cases() -> Vec<Case> {
         case!(version_three_lines).rt_only("`rt version X` / `commit:` / `spec: 1.3.0`"),
         case!(state_json_file_has_state_fields).rt_only("runc's state.json is libcontainer's private format"),
         case!(status_guarded_against_pid_reuse).rt_only("rewrites rt's state.json to simulate pid reuse"),
-        case!(fields_not_applied_yet_are_named).rt_only("runc applies hooks and seccomp; rt says it does not yet"),
     ]
 }
 
@@ -95,18 +94,4 @@ fn status_guarded_against_pid_reuse() {
     // delete must not signal the unrelated process that now holds the pid
     c.delete().ok();
     assert!(pid_alive(std::process::id() as i32));
-}
-
-/// Hooks and seccomp are in every engine's configs, so rt cannot refuse them before it
-/// implements them; the container runs, and stderr says what it runs without.
-fn fields_not_applied_yet_are_named() {
-    let mut c = Ctr::new("notapplied");
-    c.set("/process/apparmorProfile", json!("rt-test"));
-    c.set("/linux/mountLabel", json!("system_u:object_r:container_file_t:s0"));
-    c.probe_args(&["exit", "0"]);
-    let o = c.run();
-    o.ok();
-    let warnings: Vec<_> = o.stderr_lines().into_iter().filter(|l| l.contains("level=warning")).collect();
-    assert_eq!(warnings.len(), 1, "one warning line expected: {o}");
-    assert!(warnings[0].contains("process.apparmorProfile, linux.mountLabel"), "the warning does not name both fields: {o}");
 }

@@ -11,9 +11,9 @@ use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::namespaces::{Join, NamespacePlan, JOIN_ORDER};
 use crate::process::{self, ProcessContext, ProcessPlan};
+use crate::spec;
 use crate::state::{self, Status};
 use crate::sys::{self, Pid};
-use crate::{logging, spec};
 
 /// exec's flags, as runc has them.
 #[derive(Debug, Clone, Default)]
@@ -79,14 +79,6 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
     };
     spec::validate_process(&process, &at)?;
     crate::terminal::check_flags(process.terminal().unwrap_or(false), o.detach, o.console_socket.is_some())?;
-    let labels: Vec<&str> = [("process.apparmorProfile", process.apparmor_profile().as_deref()), ("process.selinuxLabel", process.selinux_label().as_deref())]
-        .into_iter()
-        .filter(|(_, v)| v.is_some_and(|v| !v.is_empty()))
-        .map(|(f, _)| f)
-        .collect();
-    if !labels.is_empty() {
-        logging::warn(&format!("not supported yet, the process runs without: {}", labels.join(", ")));
-    }
     process::check_passed_fds(o.preserve_fds)?;
     let ctx = ProcessContext {
         preserve_fds: o.preserve_fds,
@@ -95,7 +87,9 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
         seccomp: config.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         ..Default::default()
     };
+    let labels = crate::lsm::plan(&process, &at, crate::lsm::Host::detect())?;
     let mut process = process::plan(&process, ctx)?;
+    process.labels = labels;
     // An exec'd process is not the container's first: its cwd must exist.
     process.create_cwd = false;
     if let Some(c) = process.caps.as_mut() {

@@ -71,10 +71,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     let proc_ = spec.process().as_ref().ok_or_else(|| Error::spec("process", "missing"))?;
     crate::terminal::check_flags(proc_.terminal().unwrap_or(false), o.detached, o.console_socket.is_some())?;
     let hooks = hooks::plan(spec.hooks().as_ref())?;
-    let ignored = spec::not_applied(&spec);
-    if !ignored.is_empty() {
-        logging::warn(&format!("not supported yet, the container runs without: {}", ignored.join(", ")));
-    }
+    let lsm_host = crate::lsm::Host::detect();
     let mut ns = namespaces::plan(linux)?;
     if !ns.has(LinuxNamespaceType::Mount) {
         let skipped = rootfs::needs_mount_namespace(&spec);
@@ -108,6 +105,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         seccomp: linux.seccomp().as_ref(),
     };
     let mut process = process::plan(proc_, ctx)?;
+    process.labels = crate::lsm::plan(proc_, "process", lsm_host)?;
     if let Some(c) = process.caps.as_mut() {
         if (c.bounding | c.effective | c.permitted | c.inheritable | c.ambient) >> 38 != 0 {
             let unknown = c.limit_to(process::last_cap());
@@ -128,6 +126,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
             own_cgroup_ns: ns.has(LinuxNamespaceType::Cgroup),
             mount_ns: ns.has(LinuxNamespaceType::Mount),
             joins_mount_ns: ns.joins(LinuxNamespaceType::Mount),
+            mount_label: crate::lsm::mount_label(linux.mount_label().as_deref(), lsm_host)?,
         },
     )?;
     let mut sysctls: Vec<(String, String)> = linux.sysctl().clone().unwrap_or_default().into_iter().collect();

@@ -249,13 +249,15 @@ pub struct MountContext<'a> {
     pub root: BorrowedFd<'a>,
     /// (st_dev, st_ino) of the rootfs's own `proc` directory, before anything is mounted on it.
     pub proc_dir: Option<(u64, u64)>,
+    /// `linux.mountLabel`, the `context=` of the filesystems rt mounts.
+    pub mount_label: Option<&'a str>,
 }
 
 impl<'a> MountContext<'a> {
-    pub fn new(root: BorrowedFd<'a>) -> Self {
+    pub fn new(root: BorrowedFd<'a>, mount_label: Option<&'a str>) -> Self {
         let proc_dir =
             paths::open_in_root(root, Path::new("proc"), libc::O_NOFOLLOW).and_then(|fd| sys::fstat(fd.as_fd())).ok().map(|st| (st.st_dev, st.st_ino));
-        MountContext { root, proc_dir }
+        MountContext { root, proc_dir, mount_label }
     }
 }
 
@@ -346,7 +348,13 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
         }
         _ => {}
     }
-    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, opts.data_string().as_deref())
+    // proc and sysfs take no context=
+    let data = if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") {
+        opts.data_string()
+    } else {
+        crate::lsm::with_mount_label(opts.data_string(), ctx.mount_label)
+    };
+    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, data.as_deref())
         .with_ctx(|| format!("{}: mount {typ}", field()))?;
     if opts.tmpcopyup {
         copy_up(&target, ctx.root, dest).with_ctx(|| format!("{}: tmpcopyup", field()))?;
