@@ -37,6 +37,7 @@ pub struct RootfsPlan {
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     pub mount_label: Option<String>,
+    pub userns: bool,
 }
 
 /// What shapes the root besides the config.
@@ -52,6 +53,11 @@ pub struct RootfsContext<'a> {
     pub joins_mount_ns: bool,
     /// `linux.mountLabel` (only where SELinux is there to apply it).
     pub mount_label: Option<String>,
+    /// The container has a user namespace: devices are bound from the host (mknod is not
+    /// allowed there), cgroup v1 hierarchies are bound (they cannot be mounted there).
+    pub userns: bool,
+    /// Its network namespace is new (and so its user namespace's): sysfs can be mounted.
+    pub own_net_ns: bool,
 }
 
 /// Checks and plans everything about the root: a bad mount is refused here, before anything
@@ -71,7 +77,11 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
     });
     let nodes = if setup_dev { devices::plan(linux.and_then(|l| l.devices().as_deref()).unwrap_or_default())? } else { vec![] };
     let all = if ctx.mount_ns { spec.mounts().as_deref().unwrap_or_default() } else { &[] };
-    let mounts = all.iter().enumerate().map(|(i, m)| mounts::plan(i, m, ctx.bundle, !ctx.joins_mount_ns)).collect::<Result<Vec<_>>>()?;
+    let mounts = all
+        .iter()
+        .enumerate()
+        .map(|(i, m)| mounts::plan(i, m, ctx.bundle, !ctx.joins_mount_ns).map(|m| if ctx.userns && !ctx.own_net_ns { m.sysfs_as_bind() } else { m }))
+        .collect::<Result<Vec<_>>>()?;
     let paths = |l: Option<&Vec<String>>| if ctx.mount_ns { l.cloned().unwrap_or_default() } else { vec![] };
     Ok(RootfsPlan {
         rootfs: ctx.rootfs.to_owned(),
@@ -86,6 +96,7 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
         masked_paths: paths(linux.and_then(|l| l.masked_paths().as_ref())),
         readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
         mount_label: ctx.mount_label,
+        userns: ctx.userns,
     })
 }
 
@@ -112,7 +123,7 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
     if plan.setup_dev {
         let mut cache = devices::DirCache::default();
         for node in &plan.nodes {
-            devices::create(root.as_fd(), node, &mut cache)?;
+            devices::create(root.as_fd(), node, &mut cache, plan.userns)?;
         }
         devices::create_links(root.as_fd(), &mut cache)?;
     }
@@ -345,6 +356,8 @@ mod tests {
             mount_ns: true,
             joins_mount_ns: false,
             mount_label: None,
+            userns: false,
+            own_net_ns: true,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod rt_only;
 pub mod seccomp;
 pub mod security;
 pub mod terminal;
+pub mod userns;
 
 use crate::rig::Case;
 
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Case> {
     v.extend(seccomp::cases());
     v.extend(security::cases());
     v.extend(lsm::cases());
+    v.extend(userns::cases());
     v.extend(terminal::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));

@@ -18,6 +18,8 @@ use crate::sys;
 /// rt → a child.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToChild {
+    /// The child's new user namespace has its id maps: it is someone now.
+    Mapped,
     /// The child is in its cgroups.
     Placed,
     /// rt ran the prestart and createRuntime hooks; the init runs createContainer's with this

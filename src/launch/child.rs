@@ -48,6 +48,8 @@ pub struct InitContext<'a> {
     pub hooks_stage: bool,
     /// Where the master of the process's pty goes, with `process.terminal`.
     pub console: Console,
+    /// The topology has the `IdMaps` stage: the init waits for its maps before anything.
+    pub id_maps: bool,
 }
 
 /// Where a terminal's master goes.
@@ -167,6 +169,14 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     let p = c.plan;
     if let Some(mask) = &c.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
+    }
+    if c.id_maps {
+        c.channel.expect(ToChild::Mapped)?;
+    }
+    if p.ns.has(LinuxNamespaceType::User) {
+        // Root of its user namespace from here on (created or joined, it was nobody there).
+        sys::setresgid(0).ctx("linux.gidMappings: become the container's root group")?;
+        sys::setresuid(0).ctx("linux.uidMappings: become the container's root")?;
     }
     match c.step.placement {
         Placement::None => {}

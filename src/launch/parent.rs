@@ -17,6 +17,7 @@ use super::Mode;
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, HookState, Kind};
+use crate::namespaces::IdMaps;
 use crate::state::{self, ContainerDir, State, Status};
 use crate::sys::{self, ExitStatus, Forked, Pid};
 use crate::{logging, namespaces, signals, spec, terminal};
@@ -190,6 +191,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
         hooks_stage: topology.stages.contains(&Stage::Hooks),
         console,
+        id_maps: topology.stages.contains(&Stage::IdMaps),
     };
 
     let first = &topology.processes[0];
@@ -228,6 +230,13 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 if let Some(mid_pid) = guard.intermediate.take() {
                     let _ = sys::waitpid(mid_pid, 0);
                 }
+            }
+            Stage::IdMaps => {
+                let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
+                if let Some(m) = &p.id_maps {
+                    write_id_maps(pid, m)?;
+                }
+                init_rt.send(&ToChild::Mapped)?;
             }
             Stage::Place => {
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
@@ -362,7 +371,7 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
                     return Err(child_error(step, error));
                 }
             }
-            Stage::InitPid | Stage::Place | Stage::Hooks => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
+            Stage::InitPid | Stage::IdMaps | Stage::Place | Stage::Hooks => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
         }
     }
     guard.init = None;
@@ -401,6 +410,19 @@ fn pass_listener(process: &crate::process::ProcessPlan, fds: Vec<OwnedFd>, pid: 
     let state: serde_json::Value = serde_json::from_str(container_state).unwrap_or_default();
     let json = crate::seccomp::process_state_json(pid, l.metadata.as_deref(), &state)?;
     crate::seccomp::send_listener(&l.path, &json, fd.as_fd())
+}
+
+/// The maps of the init's new user namespace, written by rt from the parent namespace (as
+/// root it may map any range; the init waits meanwhile). gid_map is written with setgroups
+/// left allowed: root in the parent namespace needs no "deny" first.
+fn write_id_maps(pid: Pid, m: &IdMaps) -> Result<()> {
+    for (file, map, field) in [("uid_map", &m.uid, "linux.uidMappings"), ("gid_map", &m.gid, "linux.gidMappings")] {
+        let path = format!("/proc/{pid}/{file}");
+        let f = sys::open(Path::new(&path), libc::O_WRONLY, 0).with_ctx(|| format!("{field}: open {path}"))?;
+        // one write: the kernel takes a map whole, once
+        sys::write_all(f.as_fd(), IdMaps::text(map).as_bytes()).with_ctx(|| format!("{field}: write {path}"))?;
+    }
+    Ok(())
 }
 
 /// What the poststop hooks of a container that failed to be created read.

@@ -11,7 +11,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxResources};
 use crate::cgroups::{Cgroup, Layout};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Hooks};
-use crate::namespaces::{self, NamespacePlan};
+use crate::namespaces::{self, IdMaps, NamespacePlan};
 use crate::process::{self, ProcessContext, ProcessPlan};
 use crate::rootfs::{self, RootfsContext, RootfsPlan};
 use crate::{logging, spec, sys};
@@ -37,6 +37,8 @@ pub struct ContainerPlan {
     pub rootfs: PathBuf,
     pub annotations: BTreeMap<String, String>,
     pub ns: NamespacePlan,
+    /// The new user namespace's maps (none without one, or with a joined one).
+    pub id_maps: Option<IdMaps>,
     pub cgroup: Cgroup,
     /// `linux.resources`, or none: the device rules start from "deny all" plus the defaults
     /// even then.
@@ -79,8 +81,15 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
             logging::warn(&format!("no mount namespace: {} ignored (they would change the host's mounts)", skipped.join(", ")));
         }
     }
-    if ns.has(LinuxNamespaceType::User) {
-        return Err(Error::spec("linux.namespaces", "user namespaces are not supported yet"));
+    let id_maps = namespaces::id_maps(linux, &ns)?;
+    if let Some(m) = &id_maps {
+        let user = proc_.user();
+        if IdMaps::host_id(&m.uid, user.uid()).is_none() {
+            return Err(Error::spec("process.user.uid", format!("{} is not mapped by linux.uidMappings", user.uid())));
+        }
+        if IdMaps::host_id(&m.gid, user.gid()).is_none() {
+            return Err(Error::spec("process.user.gid", format!("{} is not mapped by linux.gidMappings", user.gid())));
+        }
     }
     let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
     let domainname = spec.domainname().clone().filter(|h| !h.is_empty());
@@ -123,7 +132,10 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
             rootfs: &rootfs,
             no_pivot: o.no_pivot,
             cgroup_mounts: cgroup.container_mounts().into_iter().filter(|m| pure_v2 || m.fstype == "cgroup").collect(),
-            own_cgroup_ns: ns.has(LinuxNamespaceType::Cgroup),
+            // cgroup v1 cannot be mounted in a user namespace: its hierarchies are bound then
+            own_cgroup_ns: ns.has(LinuxNamespaceType::Cgroup) && (pure_v2 || !ns.has(LinuxNamespaceType::User)),
+            userns: ns.has(LinuxNamespaceType::User),
+            own_net_ns: ns.creates(LinuxNamespaceType::Network),
             mount_ns: ns.has(LinuxNamespaceType::Mount),
             joins_mount_ns: ns.joins(LinuxNamespaceType::Mount),
             mount_label: crate::lsm::mount_label(linux.mount_label().as_deref(), lsm_host)?,
@@ -137,6 +149,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         rootfs,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         ns,
+        id_maps,
         cgroup,
         resources: linux.resources().clone().unwrap_or_default(),
         process,

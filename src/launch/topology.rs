@@ -3,12 +3,16 @@
 //! parent ([`super::parent`]) and obeyed by each child ([`super::child`]).
 //!
 //! Every way into a container is the same few steps in a different arrangement. Joining a pid
-//! or time namespace by path, or any user namespace, takes an intermediate process: setns to
-//! those changes only the namespaces of the caller's future children, so the intermediate joins
-//! and then clones the init (as rt's own child, with `CLONE_PARENT`). Otherwise one clone makes
-//! the init straight into every new namespace. On cgroup v2 the first clone lands in the cgroup
-//! (`CLONE_INTO_CGROUP`); v1 hierarchies take a pid write after it, by the init itself where it
-//! can still see the host's cgroupfs, by rt where it cannot.
+//! or time namespace by path, or a user namespace, takes an intermediate process: setns to pid
+//! and time changes only the namespaces of the caller's future children, and the namespaces a
+//! container makes in a joined user namespace must be made by a process already in it; so the
+//! intermediate joins and then clones the init (as rt's own child, with `CLONE_PARENT`).
+//! Otherwise one clone makes the init straight into every new namespace, a new user namespace
+//! included (crun's shape: the other new namespaces are then owned by it, and rt, in the parent
+//! namespace, writes its id maps while the init waits). On cgroup v2 the first clone lands in
+//! the cgroup (`CLONE_INTO_CGROUP`); v1 hierarchies take a pid write after it, by the init
+//! itself where it can still see the host's cgroupfs as root, by rt where it cannot (behind a
+//! joined mount namespace, or in a user namespace, where the host's cgroup files are not its).
 
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -62,6 +66,9 @@ pub struct ProcessStep {
 pub enum Stage {
     /// intermediate → rt: the pid of the init it cloned; rt then reaps the intermediate.
     InitPid,
+    /// rt writes the new user namespace's `uid_map` and `gid_map` (and `setgroups`), then →
+    /// init: `Mapped`. The init waits for it before anything else: until then it is nobody.
+    IdMaps,
     /// rt writes the init's pid into the v1 cgroups, then → init: `Placed`.
     Place,
     /// init → rt: the root is built, pivot_root is next (`Mounted`). rt runs the prestart and
@@ -137,7 +144,8 @@ impl Facts {
 /// The launch for a container with these facts.
 pub fn plan(f: &Facts) -> Topology {
     use LinuxNamespaceType::*;
-    let intermediate = f.joins(Pid) || f.joins(Time) || f.creates(User) || f.joins(User);
+    let intermediate = f.joins(Pid) || f.joins(Time) || f.joins(User);
+    let userns = f.creates(User) || f.joins(User);
     let mut new = (f.new & !namespaces::CLONE_NEWTIME) as u64;
     // On v1 the init has to be in its cgroups before it makes its cgroup namespace.
     let cgroupns_late = f.v1_dirs && f.creates(Cgroup);
@@ -146,7 +154,7 @@ pub fn plan(f: &Facts) -> Topology {
     }
     let ordered =
         |types: &[LinuxNamespaceType]| -> Vec<LinuxNamespaceType> { JOIN_ORDER.iter().copied().filter(|t| types.contains(t) && f.joins(*t)).collect() };
-    let init_placement = match (f.v1_dirs, intermediate && f.joins(Mount)) {
+    let init_placement = match (f.v1_dirs, (intermediate && f.joins(Mount)) || userns) {
         (false, _) => Placement::None,
         (true, false) => Placement::SelfWrite,
         (true, true) => Placement::ByRt,
@@ -173,6 +181,9 @@ pub fn plan(f: &Facts) -> Topology {
             unshare_after_placement: 0,
         });
         stages.push(Stage::InitPid);
+    }
+    if f.creates(User) {
+        stages.push(Stage::IdMaps);
     }
     if init.placement == Placement::ByRt {
         stages.push(Stage::Place);
@@ -321,6 +332,29 @@ mod tests {
         assert_eq!(t.stages, [Stage::InitPid, Stage::Place, Stage::Hooks, Stage::Ready, Stage::Go]);
         let t = plan(&Facts { new: NEW, hooks_before_pivot: true, console_to_rt: true, ..Default::default() });
         assert_eq!(t.stages, [Stage::Hooks, Stage::Console, Stage::Ready, Stage::Go, Stage::Exec], "the pty after pivot_root");
+    }
+
+    #[test]
+    fn a_new_user_namespace_is_one_clone_and_rt_writes_its_maps() {
+        let t = plan(&Facts { new: NEW | libc::CLONE_NEWUSER, v2_dir: true, v1_dirs: true, create: true, ..Default::default() });
+        assert_eq!(t.processes.len(), 1, "crun's shape: every namespace in one clone");
+        assert_eq!(t.init().clone_flags & libc::CLONE_NEWUSER as u64, libc::CLONE_NEWUSER as u64);
+        assert_eq!(t.init().placement, Placement::ByRt, "the host's v1 cgroup files are not the init's to write");
+        assert_eq!(t.stages, [Stage::IdMaps, Stage::Place, Stage::Ready, Stage::Go]);
+        // with a pid join, the intermediate clones it; the maps come after its pid
+        let t = plan(&Facts { new: libc::CLONE_NEWUSER | libc::CLONE_NEWNS, joins: vec![Pid], v2_dir: true, ..Default::default() });
+        assert_eq!(t.processes.len(), 2);
+        assert_eq!(t.stages, [Stage::InitPid, Stage::IdMaps, Stage::Ready, Stage::Go, Stage::Exec]);
+    }
+
+    #[test]
+    fn a_joined_user_namespace_is_joined_first_by_the_intermediate() {
+        let t = plan(&Facts { new: libc::CLONE_NEWNS | libc::CLONE_NEWPID, joins: vec![Network, User], v1_dirs: true, ..Default::default() });
+        let mid = t.intermediate().unwrap();
+        assert_eq!(mid.joins, [User, Network], "user first: the rest are joined with its capabilities");
+        assert_eq!(t.init().clone_flags, (libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64, "made inside the joined user namespace");
+        assert_eq!(t.init().placement, Placement::ByRt);
+        assert!(!t.stages.contains(&Stage::IdMaps), "a joined user namespace has its maps");
     }
 
     #[test]

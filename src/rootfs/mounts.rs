@@ -284,6 +284,16 @@ pub enum MountKind {
 }
 
 impl MountStep {
+    /// In a user namespace without a network namespace of its own, sysfs cannot be mounted:
+    /// the host's /sys is bound instead, recursively, with the same flags (runc's way).
+    pub fn sysfs_as_bind(mut self) -> MountStep {
+        if matches!(&self.kind, MountKind::Fs { typ, .. } if typ == "sysfs") {
+            self.kind = MountKind::Bind { source: PathBuf::from("/sys") };
+            self.opts.flags |= libc::MS_BIND | libc::MS_REC;
+        }
+        self
+    }
+
     /// `mounts[3] (/data)`, the prefix of every error about this mount.
     pub fn field(&self) -> String {
         format!("mounts[{}] ({})", self.index, self.destination.display())

@@ -17,7 +17,7 @@ pub fn json() -> Result<String> {
     let mut caps: Vec<caps::Capability> = caps::all().into_iter().collect();
     caps.sort_by_key(|c| c.index());
     let linux = LinuxFeatureBuilder::default()
-        .namespaces(vec![Cgroup, Ipc, Mount, Network, Pid, Time, Uts])
+        .namespaces(vec![Cgroup, Ipc, Mount, Network, Pid, Time, User, Uts])
         .capabilities(caps.iter().map(|c| c.to_string()).collect::<Vec<_>>())
         .cgroup(CgroupBuilder::default().v1(true).v2(true).systemd(false).systemd_user(false).rdma(true).build().map_err(bad)?)
         .seccomp(crate::seccomp::features())
@@ -62,7 +62,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&super::json().unwrap()).unwrap();
         assert_eq!(v["ociVersionMax"], "1.3.0");
         assert_eq!(v["hooks"], serde_json::json!(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]));
-        assert_eq!(v["linux"]["namespaces"], serde_json::json!(["cgroup", "ipc", "mount", "network", "pid", "time", "uts"]));
+        assert_eq!(v["linux"]["namespaces"], serde_json::json!(["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]));
         assert_eq!(v["linux"]["seccomp"]["enabled"], true);
         assert_eq!(v["linux"]["cgroup"]["v2"], true);
         let caps = v["linux"]["capabilities"].as_array().unwrap();
