@@ -142,7 +142,7 @@ impl IdMaps {
 }
 
 /// Checks one map: sizes above zero, no overflow, no two lines overlapping inside or outside.
-fn check_map(field: &str, raw: &[oci_spec::runtime::LinuxIdMapping]) -> Result<Vec<IdMap>> {
+pub fn check_map(field: &str, raw: &[oci_spec::runtime::LinuxIdMapping]) -> Result<Vec<IdMap>> {
     if raw.len() > MAX_MAP_LINES {
         return Err(Error::spec(field, format!("{} lines: the kernel takes at most {MAX_MAP_LINES}", raw.len())));
     }

@@ -80,7 +80,9 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
     let mounts = all
         .iter()
         .enumerate()
-        .map(|(i, m)| mounts::plan(i, m, ctx.bundle, !ctx.joins_mount_ns).map(|m| if ctx.userns && !ctx.own_net_ns { m.sysfs_as_bind() } else { m }))
+        .map(|(i, m)| {
+            mounts::plan(i, m, ctx.bundle, !ctx.joins_mount_ns, ctx.userns).map(|m| if ctx.userns && !ctx.own_net_ns { m.sysfs_as_bind() } else { m })
+        })
         .collect::<Result<Vec<_>>>()?;
     let paths = |l: Option<&Vec<String>>| if ctx.mount_ns { l.cloned().unwrap_or_default() } else { vec![] };
     Ok(RootfsPlan {
@@ -102,7 +104,8 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
 
 /// Builds the root: everything up to pivot_root. Runs in the init, in its own mount
 /// namespace; the hooks that run "before pivot_root" run after it, then [`switch`].
-pub fn build(plan: &RootfsPlan) -> Result<()> {
+/// `idmapped`: the idmapped trees rt made, in the order of the idmapped mounts.
+pub fn build(plan: &RootfsPlan, idmapped: Vec<OwnedFd>) -> Result<()> {
     // An unbindable / would refuse the rootfs bind below: that one is applied after pivot_root.
     let base = if plan.root_propagation & libc::MS_UNBINDABLE != 0 { libc::MS_SLAVE | libc::MS_REC } else { plan.root_propagation };
     sys::mount(None, Path::new("/"), None, base, None).ctx("linux.rootfsPropagation: set propagation of /")?;
@@ -116,8 +119,10 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
 
     let ctx = mounts::MountContext::new(root.as_fd(), plan.mount_label.as_deref());
     let cgroupfs = |dest: &Path, opts: &mounts::MountOptions| mount_cgroupfs(root.as_fd(), dest, opts, plan);
+    let mut idmapped = idmapped.into_iter();
     for m in &plan.mounts {
-        mounts::mount_one(&ctx, m, &cgroupfs)?;
+        let tree = if m.idmap.is_some() { Some(idmapped.next().ok_or_else(|| Error::msg(format!("{}: rt sent no idmapped tree", m.field())))?) } else { None };
+        mounts::mount_one(&ctx, m, tree, &cgroupfs)?;
     }
 
     if plan.setup_dev {

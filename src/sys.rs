@@ -490,6 +490,7 @@ pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 #[repr(C)]
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -654,6 +655,11 @@ pub fn setrlimit(resource: libc::c_int, soft: u64, hard: u64) -> io::Result<()> 
 
 // ---------------------------------------------------------------------------------------------
 // sockets
+
+/// A pipe, both ends close-on-exec: (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+}
 
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};

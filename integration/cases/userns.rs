@@ -18,6 +18,9 @@ pub fn cases() -> Vec<Case> {
         case!(userns_devices_and_sys_without_a_network_namespace).runc_lacks("runc 1.1.5 mounts sysfs there and fails with EPERM"),
         case!(userns_cgroup_mount_is_the_containers),
         case!(userns_bad_mappings_are_refused_naming_the_field),
+        case!(idmapped_bind_mount_shows_the_hosts_owners).runc_lacks("runc 1.1.5 has no idmapped mounts (added in 1.2)"),
+        case!(idmapped_mount_with_its_own_mappings).runc_lacks("runc 1.1.5 has no idmapped mounts (added in 1.2)"),
+        case!(idmapped_mounts_refused_where_they_cannot_work).rt_only("runc 1.1.5 has no idmapped mounts"),
     ]
 }
 
@@ -195,4 +198,60 @@ fn userns_bad_mappings_are_refused_naming_the_field() {
         }
         c.assert_clean();
     }
+}
+
+/// A host directory owned by uid 0 and an idmapped bind of it (the container's own mapping):
+/// inside, where root is host uid 100000, it is owned by 0, and what the container writes
+/// through it is the host's uid 0's.
+fn idmapped_bind_mount_shows_the_hosts_owners() {
+    let mut c = mapped("idmap");
+    let vol = c.dir.join("idvol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("host-file"), "x").unwrap();
+    c.mount(json!({"destination": "/idvol", "type": "bind", "source": vol, "options": ["rbind", "idmap"]}));
+    c.sh("stat -c '%u %g' /idvol /idvol/host-file; echo y > /idvol/from-container; ls -ln / | grep -c . > /dev/null");
+    let o = c.run();
+    o.ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines, ["0 0", "0 0"], "inside, the host's root-owned files are root's: {o}");
+    let f = std::fs::metadata(vol.join("from-container")).unwrap();
+    assert_eq!((f.uid(), f.gid()), (0, 0), "written through the idmapped mount: host uid 0's");
+    let plain = std::fs::metadata(c.rootfs().join("tmp")).unwrap();
+    assert_eq!(plain.uid(), HOST_ROOT, "elsewhere the container's root is still 100000");
+}
+
+/// The mount's own mappings: on-disk 0 is seen as the container's 1000 (host 101000).
+fn idmapped_mount_with_its_own_mappings() {
+    let mut c = mapped("idmap-own");
+    let vol = c.dir.join("idvol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("host-file"), "x").unwrap();
+    let map = json!([{"containerID": 0, "hostID": HOST_ROOT + 1000, "size": 1}]);
+    c.mount(json!({"destination": "/idvol", "type": "bind", "source": vol, "options": ["rbind", "ridmap"], "uidMappings": map, "gidMappings": map}));
+    c.sh("stat -c '%u %g' /idvol/host-file");
+    let o = c.run();
+    o.ok();
+    assert_eq!(o.stdout.trim(), "1000 1000", "{o}");
+}
+
+fn idmapped_mounts_refused_where_they_cannot_work() {
+    let vol = |c: &Ctr| {
+        let v = c.dir.join("idvol");
+        std::fs::create_dir_all(&v).unwrap();
+        v
+    };
+    let mut c = Ctr::new("idmap-nouserns");
+    let v = vol(&c);
+    c.mount(json!({"destination": "/idvol", "type": "bind", "source": v, "options": ["rbind", "idmap"]}));
+    c.create().failed().stderr_has("mounts[7] (/idvol): an idmapped mount needs a user namespace");
+    c.assert_clean();
+    let mut c = mapped("idmap-tmpfs");
+    c.mount(json!({"destination": "/idvol", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"]}));
+    c.create().failed().stderr_has("idmap and ridmap are for bind mounts");
+    c.assert_clean();
+    let mut c = mapped("idmap-noopt");
+    let v = vol(&c);
+    c.mount(json!({"destination": "/idvol", "type": "bind", "source": v, "options": ["rbind"], "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}));
+    c.create().failed().stderr_has("mounts[7].uidMappings: mappings need the idmap or ridmap option");
+    c.assert_clean();
 }

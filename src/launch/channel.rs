@@ -115,6 +115,15 @@ impl ChildEnd {
         self.expect_with(&format!("{want:?}"), |m| (m == want).then_some(()))
     }
 
+    /// Waits for exactly `want` and gives the fds that came with it.
+    pub fn expect_fds(&self, want: ToChild) -> Result<Vec<OwnedFd>> {
+        match self.recv()? {
+            Some((m, fds)) if m == want => Ok(fds),
+            Some((m, _)) => Err(Error::msg(format!("protocol error: expected {want:?}, got {m:?}"))),
+            None => Err(Error::sys(format!("rt went away while the child waited for {want:?}"), libc::EPIPE)),
+        }
+    }
+
     /// Waits for the message `take` accepts, and gives what it takes out of it.
     pub fn expect_with<T>(&self, what: &str, take: impl FnOnce(ToChild) -> Option<T>) -> Result<T> {
         match self.recv()? {

@@ -170,9 +170,8 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     if let Some(mask) = &c.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
     }
-    if c.id_maps {
-        c.channel.expect(ToChild::Mapped)?;
-    }
+    // with the maps, the idmapped trees rt made for the idmapped mounts
+    let idmapped = if c.id_maps { c.channel.expect_fds(ToChild::Mapped)? } else { vec![] };
     if p.ns.has(LinuxNamespaceType::User) {
         // Root of its user namespace from here on (created or joined, it was nobody there).
         sys::setresgid(0).ctx("linux.gidMappings: become the container's root group")?;
@@ -212,7 +211,7 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     }
 
     if p.ns.has(LinuxNamespaceType::Mount) {
-        rootfs::build(&p.root)?;
+        rootfs::build(&p.root, idmapped)?;
         if c.hooks_stage {
             c.channel.send(&FromChild::Mounted)?;
             let state = c.channel.expect_with("Hooks", |m| match m {

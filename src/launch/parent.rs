@@ -118,6 +118,7 @@ fn facts(p: &ContainerPlan, mode: Mode) -> Facts {
         create: mode == Mode::Create,
         hooks_before_pivot: p.hooks.before_pivot(),
         console_to_rt: p.process.terminal.is_some() && p.console_socket.is_none(),
+        idmap_mounts: p.root.mounts.iter().any(|m| m.idmap.is_some()),
     }
 }
 
@@ -236,7 +237,9 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 if let Some(m) = &p.id_maps {
                     write_id_maps(pid, m)?;
                 }
-                init_rt.send(&ToChild::Mapped)?;
+                let trees = idmapped_trees(p, pid)?;
+                let raw: Vec<i32> = trees.iter().map(|t| t.as_raw_fd()).collect();
+                init_rt.send_fds(&ToChild::Mapped, &raw)?;
             }
             Stage::Place => {
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
@@ -410,6 +413,57 @@ fn pass_listener(process: &crate::process::ProcessPlan, fds: Vec<OwnedFd>, pid: 
     let state: serde_json::Value = serde_json::from_str(container_state).unwrap_or_default();
     let json = crate::seccomp::process_state_json(pid, l.metadata.as_deref(), &state)?;
     crate::seccomp::send_listener(&l.path, &json, fd.as_fd())
+}
+
+/// The idmapped mounts' trees, made by rt (idmapping a mount takes privileges over the
+/// filesystem, which the init in its user namespace has not): each source cloned detached and
+/// given the idmap of the container's user namespace, or of one made for the mount's own
+/// mappings; the init attaches them where they go.
+fn idmapped_trees(p: &ContainerPlan, init: Pid) -> Result<Vec<OwnedFd>> {
+    let mut trees = Vec::new();
+    let mut own: Option<OwnedFd> = None;
+    for m in p.root.mounts.iter().filter(|m| m.idmap.is_some()) {
+        let (Some(idmap), crate::rootfs::mounts::MountKind::Bind { source }) = (&m.idmap, &m.kind) else { continue };
+        let userns = match &idmap.maps {
+            Some(maps) => userns_with(maps).map_err(|e| e.prefixed(format!("{}: make a user namespace of its mappings", m.field())))?,
+            None => match &own {
+                Some(fd) => fd.try_clone().ctx("dup")?,
+                None => {
+                    let fd = sys::open(Path::new(&format!("/proc/{init}/ns/user")), libc::O_RDONLY, 0).ctx("open the container's user namespace")?;
+                    own = Some(fd.try_clone().ctx("dup")?);
+                    fd
+                }
+            },
+        };
+        let tree = sys::open_tree(None, source, true, idmap.recursive || m.opts.flags & libc::MS_REC != 0)
+            .with_ctx(|| format!("{}: bind {}", m.field(), source.display()))?;
+        let attr = sys::MountAttr { attr_set: sys::MOUNT_ATTR_IDMAP, userns_fd: userns.as_raw_fd() as u64, ..Default::default() };
+        sys::mount_setattr(tree.as_fd(), idmap.recursive, &attr).with_ctx(|| format!("{}: idmap {}", m.field(), source.display()))?;
+        trees.push(tree);
+    }
+    Ok(trees)
+}
+
+/// A user namespace with these maps, for an idmapped mount: a child of rt is cloned into a new
+/// one, rt writes its maps and keeps a handle of it, and the child ends.
+fn userns_with(maps: &IdMaps) -> Result<OwnedFd> {
+    let (hold, release) = sys::pipe().ctx("pipe")?;
+    match sys::clone3(libc::CLONE_NEWUSER as u64, None).ctx("clone")? {
+        Forked::Child => {
+            drop(release);
+            // waits until rt has what it needs, then goes
+            let _ = sys::read(hold.as_fd(), &mut [0u8; 1]);
+            sys::exit_now(0)
+        }
+        Forked::Parent(pid) => {
+            drop(hold);
+            let made =
+                write_id_maps(pid, maps).and_then(|()| sys::open(Path::new(&format!("/proc/{pid}/ns/user")), libc::O_RDONLY, 0).ctx("open its user namespace"));
+            drop(release);
+            let _ = sys::waitpid(pid, 0);
+            made
+        }
+    }
 }
 
 /// The maps of the init's new user namespace, written by rt from the parent namespace (as

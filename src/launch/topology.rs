@@ -129,6 +129,9 @@ pub struct Facts {
     pub hooks_before_pivot: bool,
     /// The process gets a terminal whose master comes back to rt (no console socket).
     pub console_to_rt: bool,
+    /// Bind mounts to idmap: rt makes their trees (host privileges) once the user namespace
+    /// exists, and sends them with `Mapped`.
+    pub idmap_mounts: bool,
 }
 
 impl Facts {
@@ -182,7 +185,7 @@ pub fn plan(f: &Facts) -> Topology {
         });
         stages.push(Stage::InitPid);
     }
-    if f.creates(User) {
+    if f.creates(User) || f.idmap_mounts {
         stages.push(Stage::IdMaps);
     }
     if init.placement == Placement::ByRt {

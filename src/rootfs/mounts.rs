@@ -26,8 +26,10 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// runc's `tmpcopyup`: fill the new tmpfs with what the directory held.
     pub tmpcopyup: bool,
-    /// `idmap` / `ridmap`: needs user namespaces.
+    /// `idmap` / `ridmap`: an idmapped bind mount (needs a user namespace).
     pub idmap: bool,
+    /// `ridmap`: the submounts are idmapped too.
+    pub ridmap: bool,
 }
 
 impl MountOptions {
@@ -40,8 +42,8 @@ impl MountOptions {
 }
 
 /// The options `parse_options` acts on (not passed as filesystem data), as `features` lists
-/// them; idmapped mounts wait for user namespaces.
-pub const KNOWN_OPTIONS: [&str; 60] = [
+/// them.
+pub const KNOWN_OPTIONS: [&str; 62] = [
     "async",
     "atime",
     "bind",
@@ -102,6 +104,8 @@ pub const KNOWN_OPTIONS: [&str; 60] = [
     "rnostrictatime",
     "rnorelatime",
     "symfollow",
+    "idmap",
+    "ridmap",
 ];
 
 /// runtime-spec's mount options, as runc understands them.
@@ -159,6 +163,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             }
             "idmap" | "ridmap" => {
                 o.idmap = true;
+                o.ridmap |= opt == "ridmap";
                 continue;
             }
             other => {
@@ -269,6 +274,17 @@ pub struct MountStep {
     pub destination: PathBuf,
     pub kind: MountKind,
     pub opts: MountOptions,
+    /// `idmap`/`ridmap`: rt makes the idmapped tree (that takes host privileges) and the init
+    /// attaches it.
+    pub idmap: Option<Idmap>,
+}
+
+/// How a bind mount is idmapped: with its own `uidMappings`/`gidMappings`, or (none given) with
+/// the container's user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idmap {
+    pub maps: Option<crate::namespaces::IdMaps>,
+    pub recursive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,22 +318,21 @@ impl MountStep {
 
 /// Checks and parses `mounts[index]`. `check_source`: a bind's source is looked up now, in
 /// rt's mount namespace (not when the container joins another one, where it means something
-/// else).
-pub fn plan(index: usize, m: &Mount, bundle: &Path, check_source: bool) -> Result<MountStep> {
+/// else). `userns`: the container has a user namespace (idmapped mounts need one).
+pub fn plan(index: usize, m: &Mount, bundle: &Path, check_source: bool, userns: bool) -> Result<MountStep> {
     let dest = m.destination();
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
-    let step = |kind| MountStep { index, destination: dest.clone(), kind, opts: opts.clone() };
-    if opts.idmap {
-        return Err(Error::spec(step(MountKind::Remount).field(), "idmap mounts need a user namespace, which rt does not set up yet"));
-    }
-    if typ == "bind" || opts.is_bind() {
+    let step = |kind| MountStep { index, destination: dest.clone(), kind, opts: opts.clone(), idmap: None };
+    let bind = typ == "bind" || opts.is_bind();
+    let idmap = idmap_of(index, m, &opts, bind, userns)?;
+    if bind {
         let src = m.source().as_ref().ok_or_else(|| Error::spec(format!("mounts[{index}].source"), "missing for a bind mount"))?;
         let source = if src.is_absolute() { src.clone() } else { bundle.join(src) };
         if check_source {
             std::fs::metadata(&source).map_err(|e| Error::spec(format!("mounts[{index}].source"), format!("{}: {}", source.display(), sys::errno_text(&e))))?;
         }
-        return Ok(step(MountKind::Bind { source }));
+        return Ok(MountStep { idmap, ..step(MountKind::Bind { source }) });
     }
     if typ.is_empty() {
         return Err(Error::spec(format!("mounts[{index}].type"), "missing (and the options have no bind)"));
@@ -332,8 +347,36 @@ pub fn plan(index: usize, m: &Mount, bundle: &Path, check_source: bool) -> Resul
     Ok(step(MountKind::Fs { typ: typ.to_owned(), source }))
 }
 
+/// `idmap`/`ridmap` and the mount's own `uidMappings`/`gidMappings` (runtime-spec 1.2): only
+/// on a bind mount, only with a user namespace, mappings only with one of the two options.
+fn idmap_of(index: usize, m: &Mount, opts: &MountOptions, bind: bool, userns: bool) -> Result<Option<Idmap>> {
+    let (uid, gid) = (m.uid_mappings().as_deref().unwrap_or_default(), m.gid_mappings().as_deref().unwrap_or_default());
+    let field = format!("mounts[{index}] ({})", m.destination().display());
+    if !opts.idmap {
+        if !uid.is_empty() || !gid.is_empty() {
+            return Err(Error::spec(format!("mounts[{index}].uidMappings"), "mappings need the idmap or ridmap option"));
+        }
+        return Ok(None);
+    }
+    if !bind {
+        return Err(Error::spec(field, "idmap and ridmap are for bind mounts"));
+    }
+    if !userns {
+        return Err(Error::spec(field, "an idmapped mount needs a user namespace (linux.namespaces has none)"));
+    }
+    let maps = match (uid.is_empty(), gid.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(crate::namespaces::IdMaps {
+            uid: crate::namespaces::check_map(&format!("mounts[{index}].uidMappings"), uid)?,
+            gid: crate::namespaces::check_map(&format!("mounts[{index}].gidMappings"), gid)?,
+        }),
+        _ => return Err(Error::spec(format!("mounts[{index}].uidMappings"), "uidMappings and gidMappings go together")),
+    };
+    Ok(Some(Idmap { maps, recursive: opts.ridmap }))
+}
+
 /// Mounts one planned entry of `mounts` inside the root.
-pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
+pub fn mount_one(ctx: &MountContext, m: &MountStep, idmapped: Option<OwnedFd>, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
     let dest = &m.destination;
     let index = m.index;
     let field = || m.field();
@@ -344,7 +387,7 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
     };
     let opts = &m.opts;
     let (typ, source) = match &m.kind {
-        MountKind::Bind { source } => return bind(ctx, source, dest, opts).map_err(in_mount),
+        MountKind::Bind { source } => return bind(ctx, source, dest, opts, idmapped).map_err(in_mount),
         MountKind::Fs { typ, source } => (typ.as_str(), source),
         MountKind::Cgroup | MountKind::Remount => ("", dest),
     };
@@ -390,12 +433,16 @@ fn after_mount(mounted: BorrowedFd, opts: &MountOptions) -> std::io::Result<()> 
 
 /// A bind mount: the source tree is cloned detached, given its flags, then attached on the
 /// destination, all through fds (the destination is the inode rt resolved in the root).
-fn bind(ctx: &MountContext, src: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
+/// `idmapped`: the tree rt made and idmapped for it (from the host's side), to attach instead.
+fn bind(ctx: &MountContext, src: &Path, dest: &Path, opts: &MountOptions, idmapped: Option<OwnedFd>) -> Result<()> {
     let meta = std::fs::metadata(src).map_err(|e| Error::spec("source", format!("{}: {}", src.display(), sys::errno_text(&e))))?;
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
     let target = paths::create_in_root(ctx.root, dest, kind, if meta.is_dir() { 0o755 } else { 0o644 }).ctx("create destination")?;
     let recursive = opts.flags & libc::MS_REC != 0;
-    let tree = sys::open_tree(None, src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?;
+    let tree = match idmapped {
+        Some(t) => t,
+        None => sys::open_tree(None, src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?,
+    };
     // binding a whole procfs (a host's /proc for a privileged container) is how /proc may be
     // something other than a fresh procfs mount
     let source_is_procfs = sys::is_procfs_root(tree.as_fd()).unwrap_or(false);
@@ -553,7 +600,7 @@ mod tests {
         for opt in KNOWN_OPTIONS {
             let o = p(&[opt]);
             assert!(o.data.is_empty(), "{opt} would be passed to the filesystem as data");
-            assert!(!o.idmap, "{opt}");
+            assert_eq!(o.idmap, opt.ends_with("idmap"), "{opt}");
         }
         assert_eq!(p(&["size=1m"]).data, ["size=1m"]);
     }

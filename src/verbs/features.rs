@@ -1,6 +1,6 @@
 //! `features`: what this rt implements, in runtime-spec's features format (features.md), for
 //! engines that ask before they write a config (containerd reads it). It says what rt applies,
-//! not what the spec has: AppArmor, SELinux, user namespaces, idmapped mounts,
+//! not what the spec has: AppArmor, SELinux,
 //! netDevices and Intel RDT are left out or marked disabled until they are implemented.
 
 use oci_spec::runtime::{
@@ -24,7 +24,7 @@ pub fn json() -> Result<String> {
         .apparmor(ApparmorBuilder::default().enabled(false).build().map_err(bad)?)
         .selinux(SelinuxBuilder::default().enabled(false).build().map_err(bad)?)
         .intel_rdt(IntelRdtBuilder::default().enabled(false).build().map_err(bad)?)
-        .mount_extensions(MountExtensionsBuilder::default().idmap(IDMapBuilder::default().enabled(false).build().map_err(bad)?).build().map_err(bad)?)
+        .mount_extensions(MountExtensionsBuilder::default().idmap(IDMapBuilder::default().enabled(true).build().map_err(bad)?).build().map_err(bad)?)
         .net_devices(NetDevicesBuilder::default().enabled(false).build().map_err(bad)?)
         .memory_policy(
             MemoryPolicyBuilder::default()
@@ -70,6 +70,10 @@ mod tests {
         assert!(caps.contains(&serde_json::json!("CAP_SYS_ADMIN")));
         let opts = v["mountOptions"].as_array().unwrap();
         assert!(opts.contains(&serde_json::json!("rro")) && opts.contains(&serde_json::json!("tmpcopyup")));
-        assert!(!opts.contains(&serde_json::json!("idmap")));
+        assert!(
+            opts.contains(&serde_json::json!("idmap")) && opts.contains(&serde_json::json!("ridmap")),
+            "containerd turns on user namespaces only with these"
+        );
+        assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     }
 }
