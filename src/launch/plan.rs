@@ -214,7 +214,7 @@ mod tests {
         let e = plan_err("badsource", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "/nonexistent-rt-src", "options": ["bind"]})));
         assert_eq!(e, "mounts[7].source: /nonexistent-rt-src: no such file or directory");
         let e = plan_err("idmap", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]})));
-        assert!(e.starts_with("mounts[7] (/x): idmap mounts need a user namespace"), "{e}");
+        assert!(e.starts_with("mounts[7] (/x): an idmapped mount needs a user namespace"), "{e}");
         let e = plan_err("relsource", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "data", "options": ["bind"]})));
         assert!(e.starts_with("mounts[7].source: /tmp/rt-plan-relsource-") && e.ends_with("/data: no such file or directory"), "relative to the bundle: {e}");
     }
