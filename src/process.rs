@@ -260,7 +260,12 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
     if keep {
         sys::prctl(libc::PR_SET_KEEPCAPS, 1).ctx("prctl(PR_SET_KEEPCAPS)")?;
     }
-    sys::setgroups(&p.additional_gids).ctx("process.user.additionalGids: setgroups")?;
+    match sys::setgroups(&p.additional_gids) {
+        // a user namespace whose setgroups is "deny" (made by an unprivileged rt) takes no
+        // setgroups at all; with no groups asked for, there is nothing to do
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && p.additional_gids.is_empty() && setgroups_denied() => {}
+        other => other.ctx("process.user.additionalGids: setgroups")?,
+    }
     sys::setresgid(p.gid).with_ctx(|| format!("process.user.gid: setresgid {}", p.gid))?;
     sys::setresuid(p.uid).with_ctx(|| format!("process.user.uid: setresuid {}", p.uid))?;
     if let Some(c) = &p.caps {
@@ -276,6 +281,10 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
 /// A capset refusal names what rt itself lacks: a container cannot get more than its runtime has.

@@ -817,6 +817,11 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
     Ok(())
 }
 
+/// Whether this process may write `path` (as its effective ids).
+pub fn may_write(path: &Path) -> bool {
+    rustix::fs::accessat(rustix::fs::CWD, path, rustix::fs::Access::WRITE_OK, AtFlags::EACCESS).is_ok()
+}
+
 /// `access(2)` as the effective ids (`AT_EACCESS`): whether this process may execute `path`.
 pub fn can_execute(path: &Path) -> io::Result<()> {
     Ok(rustix::fs::accessat(rustix::fs::CWD, path, rustix::fs::Access::EXEC_OK, AtFlags::EACCESS)?)

@@ -15,6 +15,7 @@ pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+pub mod rootless;
 pub mod rt_only;
 pub mod seccomp;
 pub mod security;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<Case> {
     v.extend(security::cases());
     v.extend(lsm::cases());
     v.extend(userns::cases());
+    v.extend(rootless::cases());
     v.extend(terminal::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));

@@ -18,6 +18,7 @@ pub fn cases() -> Vec<Case> {
         case!(userns_devices_and_sys_without_a_network_namespace).runc_lacks("runc 1.1.5 mounts sysfs there and fails with EPERM"),
         case!(userns_cgroup_mount_is_the_containers),
         case!(userns_bad_mappings_are_refused_naming_the_field),
+        case!(userns_root_cannot_write_the_state_or_the_pid_file),
         case!(idmapped_bind_mount_shows_the_hosts_owners).runc_lacks("runc 1.1.5 has no idmapped mounts (added in 1.2)"),
         case!(idmapped_mount_with_its_own_mappings).runc_lacks("runc 1.1.5 has no idmapped mounts (added in 1.2)"),
         case!(idmapped_mounts_refused_where_they_cannot_work).rt_only("runc 1.1.5 has no idmapped mounts"),
@@ -36,7 +37,7 @@ fn mapped(name: &str) -> Ctr {
     c
 }
 
-fn status_ids(pid: i32, key: &str) -> Vec<u32> {
+pub(crate) fn status_ids(pid: i32, key: &str) -> Vec<u32> {
     read(format!("/proc/{pid}/status")).lines().find_map(|l| l.strip_prefix(key)).unwrap_or_default().split_whitespace().map(|v| v.parse().unwrap()).collect()
 }
 
@@ -254,4 +255,31 @@ fn idmapped_mounts_refused_where_they_cannot_work() {
     c.mount(json!({"destination": "/idvol", "type": "bind", "source": v, "options": ["rbind"], "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]}));
     c.create().failed().stderr_has("mounts[7].uidMappings: mappings need the idmap or ridmap option");
     c.assert_clean();
+}
+
+/// The container's root, with every capability it has in its namespace (CAP_DAC_OVERRIDE
+/// among them), cannot change what rt keeps about it: its state dir and the pid file are the
+/// host root's, whom the namespace does not map. Both are bound into the container to try.
+fn userns_root_cannot_write_the_state_or_the_pid_file() {
+    let mut c = mapped("userns-state");
+    let state = c.state_dir();
+    c.mount(json!({"destination": "/state", "type": "bind", "source": c.root, "options": ["rbind"]}));
+    c.mount(json!({"destination": "/bundle", "type": "bind", "source": c.dir, "options": ["rbind"]}));
+    c.args(&["/bin/sleep", "1000"]);
+    let pid_file = c.dir.join("init.pid");
+    c.run_with(&["--detach", "--pid-file", &pid_file.display().to_string()]).ok();
+    let id = &c.id;
+    let script = format!(
+        "for f in /state/{id}/state.json /bundle/init.pid; do test -e $f || echo missing $f; echo x >> $f && echo wrote $f; done; \
+         touch /state/{id}/x && echo made a file in the state dir; rm /bundle/init.pid && echo removed the pid file; true"
+    );
+    let o = c.rt(&["exec", id, "/bin/sh", "-c", &script]);
+    o.ok();
+    assert_eq!(o.stdout.trim(), "", "the container reached rt's files: {o}");
+    assert_eq!(o.stderr.matches("Permission denied").count(), 4, "{o}");
+    for p in [state.join("state.json"), pid_file.clone()] {
+        let m = std::fs::metadata(&p).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o022), (0, 0), "{} is root's and not group/other-writable", p.display());
+    }
+    assert_eq!(read(&pid_file).trim(), c.pid().to_string(), "the pid file is intact");
 }

@@ -170,8 +170,13 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     if let Some(mask) = &c.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
     }
+    // Born dumpable when an unprivileged rt writes the maps (see parent.rs); no longer.
+    let unprivileged_maps = c.id_maps && sys::effective_ids().0 != 0 && p.id_maps.is_some();
     // with the maps, the idmapped trees rt made for the idmapped mounts
     let idmapped = if c.id_maps { c.channel.expect_fds(ToChild::Mapped)? } else { vec![] };
+    if unprivileged_maps {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
     if p.ns.has(LinuxNamespaceType::User) {
         // Root of its user namespace from here on (created or joined, it was nobody there).
         sys::setresgid(0).ctx("linux.gidMappings: become the container's root group")?;
@@ -298,6 +303,27 @@ pub struct ExecContext<'a> {
     /// As the init's: for `process.oomScoreAdj`.
     pub host_proc: Option<RawFd>,
     pub console: Console,
+}
+
+/// exec's intermediate (an unprivileged rt): joins the init's namespaces, user first, then
+/// clones the process (as rt's child), which is then in its pid namespace too.
+pub fn exec_intermediate(step: &ProcessStep, channel: &ChildEnd, ns: &crate::namespaces::NamespacePlan, close: Vec<RawFd>, process: &ExecContext) -> ! {
+    close_fds(&close);
+    let result = (|| -> Result<()> {
+        if step.placement == Placement::SelfWrite {
+            process.plan.cgroup.place_self()?;
+        }
+        ns.enter(&step.joins)?;
+        match sys::clone3(libc::CLONE_PARENT as u64, None).ctx("clone")? {
+            Forked::Child => exec_process(process),
+            Forked::Parent(pid) => channel.send(&FromChild::InitPid(pid)),
+        }
+    })();
+    if let Err(e) = result {
+        channel.fail(Step::Intermediate, e);
+        sys::exit_now(1);
+    }
+    sys::exit_now(0)
 }
 
 /// `exec`'s process: into the cgroup, the init's namespaces (rt already put it in the pid and

@@ -155,7 +155,11 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     for skipped in p.cgroup.ignored(&p.resources) {
         logging::warn(&format!("{skipped} is not supported on this host's cgroups: ignored"));
     }
-    p.cgroup.apply(&p.resources)?;
+    if p.rootless {
+        p.cgroup.apply_rootless(&p.resources)?;
+    } else {
+        p.cgroup.apply(&p.resources)?;
+    }
     let cgroup_fd = p.cgroup.clone_into_fd()?;
     if topology.time_namespace {
         namespaces::prepare_time_namespace(p.ns.time_offsets.as_deref().unwrap_or(""))?;
@@ -197,7 +201,19 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
 
     let first = &topology.processes[0];
     logging::debug(|| format!("create {}: {topology:?}", p.id));
-    let cloned = sys::clone3(first.clone_flags, if first.into_cgroup { cgroup_fd.as_ref().map(|f| f.as_fd()) } else { None }).ctx("clone")?;
+    // An unprivileged rt (or newuidmap) can open the init's /proc files only while it is
+    // dumpable: it is born so and stops being so as soon as its maps are written. Nothing of the
+    // container exists yet that could use the window; rt itself is dumpable again only for the
+    // clone.
+    let born_dumpable = p.id_maps.is_some() && sys::effective_ids().0 != 0;
+    if born_dumpable {
+        sys::prctl(libc::PR_SET_DUMPABLE, 1).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
+    let cloned = sys::clone3(first.clone_flags, if first.into_cgroup { cgroup_fd.as_ref().map(|f| f.as_fd()) } else { None }).ctx("clone");
+    if born_dumpable && !matches!(cloned, Ok(Forked::Child)) {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
+    let cloned = cloned?;
     match (cloned, &mid) {
         (Forked::Child, Some((_, mid_end))) => {
             let mut init_close = close.clone();
@@ -311,9 +327,11 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
         v2_dir: p.cgroup.v2_dir().is_some(),
         v1_dirs: p.cgroup.needs_pid_writes(),
         console_to_rt: p.process.terminal.is_some() && p.console_socket.is_none(),
+        rt_privileged: sys::effective_ids().0 == 0,
     });
     let step = topology.init();
-    let cgroup_fd = if step.into_cgroup { p.cgroup.clone_into_fd()? } else { None };
+    let first = &topology.processes[0];
+    let cgroup_fd = if first.into_cgroup { p.cgroup.clone_into_fd()? } else { None };
     let console_to_rt = p.process.terminal.is_some() && p.console_socket.is_none();
     let signals = if detach { None } else { Some(forwarding_signalfd(console_to_rt)?) };
     let console_sock = p.console_socket.as_deref().map(terminal::connect_console).transpose()?;
@@ -324,29 +342,56 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
     };
     let host_proc = if p.process.oom_score_adj.is_some() { Some(open_host_proc()?) } else { None };
     let (rt_end, child_end) = channel::pair()?;
-    let close = [Some(rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
+    let mid = topology.intermediate().map(|_| channel::pair()).transpose()?;
+    let mut close: Vec<i32> =
+        [Some(rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
+    close.extend(mid.as_ref().map(|(rt_mid, _)| rt_mid.raw()));
     // Where rt's children are born; rt itself stays where it is.
     p.ns.enter(&topology.parent_joins)?;
     logging::debug(|| format!("exec {}: {topology:?}", p.id));
-    let pid = match sys::clone3(step.clone_flags, cgroup_fd.as_ref().map(|f| f.as_fd())).ctx("clone")? {
-        Forked::Child => child::exec_process(&ExecContext {
-            plan: p,
-            step,
-            channel: &child_end,
-            sigmask: signals.as_ref().map(|(_, old)| *old),
-            close,
-            host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
-            console,
-        }),
-        Forked::Parent(pid) => pid,
+    let ctx = |close: Vec<i32>| ExecContext {
+        plan: p,
+        step,
+        channel: &child_end,
+        sigmask: signals.as_ref().map(|(_, old)| *old),
+        close,
+        host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
+        console,
     };
+    let mut guard = Guard { dir: None, cgroup: None, init: None, intermediate: None, poststop: None };
+    match (sys::clone3(first.clone_flags, cgroup_fd.as_ref().map(|f| f.as_fd())).ctx("clone")?, &mid) {
+        (Forked::Child, Some((_, mid_end))) => {
+            let mut inner = close.clone();
+            inner.push(mid_end.raw());
+            child::exec_intermediate(first, mid_end, &p.ns, close, &ctx(inner))
+        }
+        (Forked::Child, None) => child::exec_process(&ctx(close)),
+        (Forked::Parent(pid), Some(_)) => guard.intermediate = Some(pid),
+        (Forked::Parent(pid), None) => guard.init = Some(pid),
+    }
     drop(child_end);
     drop(console_sock);
+    let mid = mid.map(|(rt_mid, child_mid)| {
+        drop(child_mid);
+        rt_mid
+    });
     let mut master = None;
-    let mut guard = Guard { dir: None, cgroup: None, init: Some(pid), intermediate: None, poststop: None };
+    let mut pid = guard.init.unwrap_or(0);
     for stage in &topology.stages {
         logging::debug(|| format!("exec {}: {stage:?}", p.id));
         match stage {
+            Stage::InitPid => {
+                let ch = mid.as_ref().ok_or_else(|| Error::msg("no intermediate"))?;
+                pid = match ch.recv()? {
+                    Some((FromChild::InitPid(pid), _)) => pid,
+                    Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
+                    _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
+                };
+                guard.init = Some(pid);
+                if let Some(mid_pid) = guard.intermediate.take() {
+                    let _ = sys::waitpid(mid_pid, 0);
+                }
+            }
             Stage::Console => master = Some(receive_console(&rt_end)?),
             Stage::Ready => match rt_end.recv()? {
                 Some((FromChild::Ready, fds)) => pass_listener(&p.process, fds, pid, &p.container_state)?,
@@ -374,7 +419,7 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
                     return Err(child_error(step, error));
                 }
             }
-            Stage::InitPid | Stage::IdMaps | Stage::Place | Stage::Hooks => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
+            Stage::IdMaps | Stage::Place | Stage::Hooks => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
         }
     }
     guard.init = None;
@@ -467,14 +512,46 @@ fn userns_with(maps: &IdMaps) -> Result<OwnedFd> {
 }
 
 /// The maps of the init's new user namespace, written by rt from the parent namespace (as
-/// root it may map any range; the init waits meanwhile). gid_map is written with setgroups
-/// left allowed: root in the parent namespace needs no "deny" first.
+/// root it may map any range; the init waits meanwhile). As root, gid_map is written with
+/// setgroups left allowed. An unprivileged rt may map only its own uid and gid, one line each,
+/// and its gid only after setgroups is "deny"; anything more goes through Debian's setuid
+/// newuidmap and newgidmap, which check the ranges against /etc/subuid and /etc/subgid.
 fn write_id_maps(pid: Pid, m: &IdMaps) -> Result<()> {
+    let (uid, gid) = sys::effective_ids();
+    if uid != 0 {
+        let own = |map: &[crate::namespaces::IdMap], id: u32| map.len() == 1 && map[0].host == id && map[0].size == 1;
+        if !(own(&m.uid, uid) && own(&m.gid, gid)) {
+            return map_with_helpers(pid, m);
+        }
+        let path = format!("/proc/{pid}/setgroups");
+        let f = sys::open(Path::new(&path), libc::O_WRONLY, 0).with_ctx(|| format!("linux.gidMappings: open {path}"))?;
+        sys::write_all(f.as_fd(), b"deny").with_ctx(|| format!("linux.gidMappings: write {path}"))?;
+    }
     for (file, map, field) in [("uid_map", &m.uid, "linux.uidMappings"), ("gid_map", &m.gid, "linux.gidMappings")] {
         let path = format!("/proc/{pid}/{file}");
         let f = sys::open(Path::new(&path), libc::O_WRONLY, 0).with_ctx(|| format!("{field}: open {path}"))?;
         // one write: the kernel takes a map whole, once
         sys::write_all(f.as_fd(), IdMaps::text(map).as_bytes()).with_ctx(|| format!("{field}: write {path}"))?;
+    }
+    Ok(())
+}
+
+/// `newuidmap PID C H S ...` and `newgidmap PID C H S ...` (package uidmap).
+fn map_with_helpers(pid: Pid, m: &IdMaps) -> Result<()> {
+    for (helper, map, field) in [("newuidmap", &m.uid, "linux.uidMappings"), ("newgidmap", &m.gid, "linux.gidMappings")] {
+        let mut args = vec![pid.to_string()];
+        for l in map {
+            args.extend([l.container.to_string(), l.host.to_string(), l.size.to_string()]);
+        }
+        let out = std::process::Command::new(helper)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::spec(field, format!("more than the own id takes {helper} (Debian's uidmap): {}", sys::errno_text(&e))))?;
+        if !out.status.success() {
+            let said = String::from_utf8_lossy(&out.stderr);
+            return Err(Error::spec(field, format!("{helper} {}: {}", args.join(" "), said.trim())));
+        }
     }
     Ok(())
 }

@@ -29,6 +29,9 @@ pub struct CreateOptions {
     pub detached: bool,
     /// `--pidfd-socket`: a pidfd of the init goes there.
     pub pidfd_socket: Option<PathBuf>,
+    /// `--rootless` (resolved): a cgroup rt may not write is done without, unless limits are
+    /// asked for.
+    pub rootless: bool,
 }
 
 pub struct ContainerPlan {
@@ -50,6 +53,8 @@ pub struct ContainerPlan {
     /// `linux.sysctl`, sorted by key.
     pub sysctls: Vec<(String, String)>,
     pub pid_file: Option<PathBuf>,
+    /// Rootless: no device rules in the cgroup, maps written as an unprivileged parent may.
+    pub rootless: bool,
     pub hooks: Hooks,
     /// Where the pty master goes (create, run -d); without it, a terminal's master comes to rt.
     pub console_socket: Option<PathBuf>,
@@ -102,7 +107,25 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     // Checked now, while host paths still mean the host; the fds are what the children join.
     ns.open_joins()?;
     let layout = Layout::detect()?;
-    let cgroup = Cgroup::plan(&layout, linux.cgroups_path().as_deref(), id)?;
+    let mut cgroup = Cgroup::plan(&layout, linux.cgroups_path().as_deref(), id)?;
+    let resources = linux.resources().clone().unwrap_or_default();
+    // What the container's /sys/fs/cgroup shows: its own cgroup, or for a rootless container
+    // without one, the cgroup rt runs in.
+    let mut shown = cgroup.clone();
+    if o.rootless && !cgroup.writable() {
+        if let Some(what) = limits_asked(&resources) {
+            return Err(Error::spec(
+                format!("linux.resources.{what}"),
+                format!(
+                    "rootless: uid {} may not write the container's cgroup ({}): limits need a cgroup v2 subtree delegated to it",
+                    sys::effective_ids().0,
+                    cgroup.paths().next().map(|p| p.display().to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        shown = crate::cgroups::placement::own(&layout);
+        cgroup = Cgroup::default();
+    }
     let listen_fds = process::listen_fds(std::env::var("LISTEN_FDS").ok().as_deref(), std::env::var("LISTEN_PID").ok().as_deref(), sys::getpid());
     process::check_passed_fds(o.preserve_fds + listen_fds.unwrap_or(0))?;
     let ctx = ProcessContext {
@@ -124,14 +147,14 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         }
     }
     // On a hybrid host the container sees the v1 hierarchies, as with runc.
-    let pure_v2 = cgroup.is_pure_v2();
+    let pure_v2 = shown.is_pure_v2();
     let root = rootfs::plan(
         &spec,
         RootfsContext {
             bundle: &bundle,
             rootfs: &rootfs,
             no_pivot: o.no_pivot,
-            cgroup_mounts: cgroup.container_mounts().into_iter().filter(|m| pure_v2 || m.fstype == "cgroup").collect(),
+            cgroup_mounts: shown.container_mounts().into_iter().filter(|m| pure_v2 || m.fstype == "cgroup").collect(),
             // cgroup v1 cannot be mounted in a user namespace: its hierarchies are bound then
             own_cgroup_ns: ns.has(LinuxNamespaceType::Cgroup) && (pure_v2 || !ns.has(LinuxNamespaceType::User)),
             userns: ns.has(LinuxNamespaceType::User),
@@ -151,7 +174,8 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         ns,
         id_maps,
         cgroup,
-        resources: linux.resources().clone().unwrap_or_default(),
+        resources,
+        rootless: o.rootless,
         process,
         root,
         hostname,
@@ -164,9 +188,37 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     })
 }
 
+/// The first resource a config limits, other than device access (which a rootless container
+/// does without: it cannot make device nodes in its user namespace anyway).
+fn limits_asked(r: &LinuxResources) -> Option<&'static str> {
+    [
+        ("memory", r.memory().is_some()),
+        ("cpu", r.cpu().is_some()),
+        ("pids", r.pids().is_some()),
+        ("blockIO", r.block_io().is_some()),
+        ("hugepageLimits", r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())),
+        ("network", r.network().is_some()),
+        ("rdma", r.rdma().as_ref().is_some_and(|h| !h.is_empty())),
+        ("unified", r.unified().as_ref().is_some_and(|h| !h.is_empty())),
+    ]
+    .into_iter()
+    .find_map(|(f, set)| set.then_some(f))
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    #[test]
+    fn rootless_limits_that_need_a_cgroup() {
+        let r: LinuxResources = serde_json::from_str(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#).unwrap();
+        assert_eq!(limits_asked(&r), None, "device rules are not limits a rootless container needs a cgroup for");
+        assert_eq!(limits_asked(&LinuxResources::default()), None);
+        let r: LinuxResources = serde_json::from_str(r#"{"hugepageLimits": [], "pids": {"limit": 5}}"#).unwrap();
+        assert_eq!(limits_asked(&r), Some("pids"), "an empty list asks nothing");
+        let r: LinuxResources = serde_json::from_str(r#"{"memory": {"limit": 1}, "cpu": {"shares": 2}}"#).unwrap();
+        assert_eq!(limits_asked(&r), Some("memory"));
+    }
 
     use super::*;
 

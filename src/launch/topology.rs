@@ -215,14 +215,39 @@ pub struct ExecFacts {
     pub v1_dirs: bool,
     /// `exec -t` in the foreground, without a console socket.
     pub console_to_rt: bool,
+    /// rt holds CAP_SYS_ADMIN where it runs: it may join a pid (or time) namespace for its
+    /// child. An unprivileged rt (rootless) may not: an intermediate joins the user namespace
+    /// first, then the others, and clones the process.
+    pub rt_privileged: bool,
 }
 
 /// `exec`: one clone. rt joins the pid and time namespaces itself (they only affect its
 /// children), the process is born in the cgroup on v2, writes itself into the v1 ones while
-/// it still sees the host's cgroupfs, then joins the rest (user first).
+/// it still sees the host's cgroupfs, then joins the rest (user first). An unprivileged rt
+/// cannot join them itself: an intermediate joins all (user first) and clones the process.
 pub fn plan_exec(f: &ExecFacts) -> Topology {
     use LinuxNamespaceType::*;
     let in_order = |want: &dyn Fn(LinuxNamespaceType) -> bool| JOIN_ORDER.iter().copied().filter(|t| f.joins.contains(t) && want(*t)).collect::<Vec<_>>();
+    let children_only = f.joins.iter().any(|t| matches!(t, Pid | Time));
+    if !f.rt_privileged && children_only {
+        let mid = ProcessStep {
+            role: Role::Intermediate,
+            clone_flags: 0,
+            cloned_by_intermediate: false,
+            into_cgroup: f.v2_dir,
+            joins: in_order(&|_| true),
+            placement: if f.v1_dirs { Placement::SelfWrite } else { Placement::None },
+            unshare_after_placement: 0,
+        };
+        let process =
+            ProcessStep { role: Role::Exec, cloned_by_intermediate: true, into_cgroup: false, joins: vec![], placement: Placement::None, ..mid.clone() };
+        let mut stages = vec![Stage::InitPid];
+        if f.console_to_rt {
+            stages.push(Stage::Console);
+        }
+        stages.extend([Stage::Ready, Stage::Go, Stage::Exec]);
+        return Topology { processes: vec![mid, process], stages, start_by: StartBy::Go, time_namespace: false, parent_joins: vec![] };
+    }
     let process = ProcessStep {
         role: Role::Exec,
         clone_flags: 0,
@@ -315,7 +340,8 @@ mod tests {
 
     #[test]
     fn exec_is_one_clone_with_rt_joining_pid_and_time() {
-        let t = plan_exec(&ExecFacts { joins: vec![Mount, Pid, Network, Time, User, Ipc], v2_dir: true, v1_dirs: true, console_to_rt: false });
+        let t =
+            plan_exec(&ExecFacts { joins: vec![Mount, Pid, Network, Time, User, Ipc], v2_dir: true, v1_dirs: true, console_to_rt: false, rt_privileged: true });
         assert_eq!(t.parent_joins, [Pid, Time]);
         let [p] = &t.processes[..] else { panic!("{t:?}") };
         assert_eq!(p.role, Role::Exec);
@@ -323,7 +349,7 @@ mod tests {
         assert!(p.into_cgroup);
         assert_eq!(p.placement, Placement::SelfWrite, "placed while the host's cgroupfs is still in sight");
         assert_eq!(t.stages, [Stage::Ready, Stage::Go, Stage::Exec]);
-        let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false, console_to_rt: true });
+        let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false, console_to_rt: true, rt_privileged: true });
         assert!(t.parent_joins.is_empty());
         assert_eq!(t.init().placement, Placement::None);
         assert_eq!(t.stages, [Stage::Console, Stage::Ready, Stage::Go, Stage::Exec], "exec -t in the foreground");
@@ -358,6 +384,16 @@ mod tests {
         assert_eq!(t.init().clone_flags, (libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64, "made inside the joined user namespace");
         assert_eq!(t.init().placement, Placement::ByRt);
         assert!(!t.stages.contains(&Stage::IdMaps), "a joined user namespace has its maps");
+    }
+
+    #[test]
+    fn an_unprivileged_exec_joins_through_an_intermediate() {
+        let t = plan_exec(&ExecFacts { joins: vec![Mount, Pid, User, Ipc], v2_dir: true, v1_dirs: false, console_to_rt: false, rt_privileged: false });
+        assert!(t.parent_joins.is_empty(), "rt may not join a pid namespace without CAP_SYS_ADMIN");
+        let [mid, p] = &t.processes[..] else { panic!("{t:?}") };
+        assert_eq!(mid.joins, [User, Ipc, Pid, Mount], "user first: its capabilities for the rest");
+        assert!(p.cloned_by_intermediate && p.joins.is_empty());
+        assert_eq!(t.stages, [Stage::InitPid, Stage::Ready, Stage::Go, Stage::Exec]);
     }
 
     #[test]

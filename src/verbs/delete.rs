@@ -49,7 +49,7 @@ pub(super) fn stop(st: &State) -> Result<()> {
             Err(e) => return Err(e),
         }
     } else {
-        st.cgroup.kill_all(libc::SIGKILL)?;
+        st.kill_all(libc::SIGKILL)?;
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while st.init_alive() {
