@@ -23,7 +23,7 @@ pub enum ToChild {
     /// The child is in its cgroups.
     Placed,
     /// rt ran the prestart and createRuntime hooks; the init runs createContainer's with this
-    /// state (runtime-spec's, status `creating`).
+    /// state (runtime-spec's, status `created`: see `hooks::Kind::status`).
     Hooks { state: String },
     /// The container is recorded: go on (wait for `start`, or execute the user's process).
     /// With startContainer hooks, the state they read (status `created`).
