@@ -237,16 +237,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         logging::debug(|| format!("create {}: {stage:?}", p.id));
         match stage {
             Stage::InitPid => {
-                let ch = mid.as_ref().ok_or_else(|| Error::msg("no intermediate"))?;
-                let pid = match ch.recv()? {
-                    Some((FromChild::InitPid(pid), _)) => pid,
-                    Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
-                    _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
-                };
-                guard.init = Some(pid);
-                if let Some(mid_pid) = guard.intermediate.take() {
-                    let _ = sys::waitpid(mid_pid, 0);
-                }
+                receive_init_pid(mid.as_ref(), &mut guard)?;
             }
             Stage::IdMaps => {
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
@@ -380,18 +371,7 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
     for stage in &topology.stages {
         logging::debug(|| format!("exec {}: {stage:?}", p.id));
         match stage {
-            Stage::InitPid => {
-                let ch = mid.as_ref().ok_or_else(|| Error::msg("no intermediate"))?;
-                pid = match ch.recv()? {
-                    Some((FromChild::InitPid(pid), _)) => pid,
-                    Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
-                    _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
-                };
-                guard.init = Some(pid);
-                if let Some(mid_pid) = guard.intermediate.take() {
-                    let _ = sys::waitpid(mid_pid, 0);
-                }
-            }
+            Stage::InitPid => pid = receive_init_pid(mid.as_ref(), &mut guard)?,
             Stage::Console => master = Some(receive_console(&rt_end)?),
             Stage::Ready => match rt_end.recv()? {
                 Some((FromChild::Ready, fds)) => pass_listener(&p.process, fds, pid, &p.container_state)?,
@@ -598,6 +578,22 @@ fn open_host_proc() -> Result<OwnedFd> {
 }
 
 /// A failure a child reported, with runc's wording in front; its kind stays.
+/// The pid the intermediate cloned (the init, or exec's process), recorded in the guard; the
+/// intermediate, which exits then, is reaped.
+fn receive_init_pid(mid: Option<&ParentEnd>, guard: &mut Guard) -> Result<i32> {
+    let ch = mid.ok_or_else(|| Error::msg("no intermediate"))?;
+    let pid = match ch.recv()? {
+        Some((FromChild::InitPid(pid), _)) => pid,
+        Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
+        _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
+    };
+    guard.init = Some(pid);
+    if let Some(mid_pid) = guard.intermediate.take() {
+        let _ = sys::waitpid(mid_pid, 0);
+    }
+    Ok(pid)
+}
+
 fn child_error(step: Step, error: Error) -> Error {
     logging::debug(|| format!("child failed at {step:?}: {error:?}"));
     error.prefixed("unable to start container process")
