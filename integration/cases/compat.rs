@@ -9,7 +9,40 @@ use crate::rig::{Case, Ctr};
 use serde_json::{json, Value};
 
 pub fn cases() -> Vec<Case> {
-    vec![case!(list_json_keys_in_runcs_order)]
+    vec![case!(sys_symlink_in_the_image_is_refused), case!(proc_symlink_in_the_image_is_refused), case!(list_json_keys_in_runcs_order)]
+}
+
+/// The rootfs's DIR replaced by a symlink to a real directory next to it.
+fn symlink_in_image(c: &Ctr, name: &str) {
+    let p = c.host_path(name);
+    if p.exists() {
+        std::fs::remove_dir_all(&p).unwrap();
+    }
+    std::fs::create_dir_all(c.host_path(&format!("real{name}"))).unwrap();
+    std::os::unix::fs::symlink(format!("real{name}"), &p).unwrap();
+}
+
+/// An image whose /sys is a symlink: runc refuses to mount sysfs through it (it used to be a
+/// way to mount sysfs, or procfs, somewhere the masks do not reach).
+fn sys_symlink_in_the_image_is_refused() {
+    let mut c = Ctr::new("syslink");
+    symlink_in_image(&c, "sys");
+    c.args(&["/bin/true"]);
+    let o = c.run();
+    // logfmt escapes the quotes: `filesystem \"sysfs\" must be ...`
+    o.failed().stderr_has(r#"filesystem \"sysfs\" must be mounted on ordinary directory"#);
+    assert!(std::fs::read_dir(c.host_path("realsys")).unwrap().next().is_none(), "something was mounted at the symlink's target");
+    c.assert_clean();
+}
+
+/// The same for /proc.
+fn proc_symlink_in_the_image_is_refused() {
+    let mut c = Ctr::new("proclink");
+    symlink_in_image(&c, "proc");
+    c.args(&["/bin/true"]);
+    let o = c.run();
+    o.failed().stderr_has(r#"filesystem \"proc\" must be mounted on ordinary directory"#);
+    c.assert_clean();
 }
 
 /// `list --format json`: each container's keys in runc's order (ociVersion, id, pid, status,
