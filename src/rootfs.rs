@@ -142,6 +142,16 @@ pub fn switch(plan: &RootfsPlan) -> Result<()> {
         // bound: the new root gets these only now.
         sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: set propagation of the new /")?;
     }
+    let later: Vec<_> = plan.mounts.iter().filter(|m| m.readonly_later()).collect();
+    if !later.is_empty() {
+        // What was mounted read-write to be filled (a read-only /dev) is read-only from here.
+        let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("open /")?;
+        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+        for m in later {
+            let fd = paths::open_in_root(root.as_fd(), &m.destination, 0).with_ctx(|| format!("{}: reopen", m.field()))?;
+            sys::mount_setattr(fd.as_fd(), false, &attr).with_ctx(|| format!("{}: remount read-only", m.field()))?;
+        }
+    }
     if plan.readonly {
         let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("root.readonly: open /")?;
         let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };

@@ -9,7 +9,13 @@ use crate::rig::{Case, Ctr};
 use serde_json::{json, Value};
 
 pub fn cases() -> Vec<Case> {
-    vec![case!(sys_symlink_in_the_image_is_refused), case!(proc_symlink_in_the_image_is_refused), case!(list_json_keys_in_runcs_order)]
+    vec![
+        case!(sys_symlink_in_the_image_is_refused),
+        case!(proc_symlink_in_the_image_is_refused),
+        case!(readonly_dev_tmpfs_is_filled_then_readonly),
+        case!(readonly_tmpfs_is_readonly_and_copied_up),
+        case!(list_json_keys_in_runcs_order),
+    ]
 }
 
 /// The rootfs's DIR replaced by a symlink to a real directory next to it.
@@ -43,6 +49,42 @@ fn proc_symlink_in_the_image_is_refused() {
     let o = c.run();
     o.failed().stderr_has(r#"filesystem \"proc\" must be mounted on ordinary directory"#);
     c.assert_clean();
+}
+
+/// `"options": ["ro", ...]` on the /dev tmpfs: the default nodes, /dev/pts, /dev/shm,
+/// /dev/mqueue and the links are all there, and /dev itself is read-only once the process
+/// runs (the mounts below it keep their own flags).
+fn readonly_dev_tmpfs_is_filled_then_readonly() {
+    let mut c = Ctr::new("rodev");
+    let i = c.mount_index("/dev").expect("no /dev mount in the default config");
+    let mut opts: Vec<Value> = c.get(&format!("/mounts/{i}/options")).as_array().cloned().unwrap_or_default();
+    opts.insert(0, json!("ro"));
+    c.set(&format!("/mounts/{i}/options"), Value::Array(opts));
+    let r = c.probe_many(&[&["info"], &["write", "/dev/new-file"], &["write", "/dev/shm/x"]]);
+    let mounts = r[0]["mounts"].as_array().unwrap();
+    let at = |mp: &str| mounts.iter().rev().find(|m| m["mount_point"] == mp).unwrap_or_else(|| panic!("no mount at {mp}: {mounts:?}"));
+    assert!(at("/dev")["options"].as_array().unwrap().contains(&json!("ro")), "/dev is not read-only: {}", at("/dev"));
+    for sub in ["/dev/pts", "/dev/shm", "/dev/mqueue"] {
+        assert!(at(sub)["options"].as_array().unwrap().contains(&json!("rw")), "{sub}: {}", at(sub));
+    }
+    let dev = r[0]["dev"].to_string();
+    for node in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "fd", "stdin"] {
+        assert!(dev.contains(&format!("\"/dev/{node}\"")), "/dev/{node} missing: {dev}");
+    }
+    assert_eq!(r[1]["error"], "EROFS", "{}", r[1]);
+    assert!(r[2].get("error").is_none(), "/dev/shm should stay writable: {}", r[2]);
+}
+
+/// A read-only tmpfs elsewhere, with tmpcopyup (Podman's volumes): filled with the image's
+/// files first, read-only once the process runs.
+fn readonly_tmpfs_is_readonly_and_copied_up() {
+    let mut c = Ctr::new("rotmpfs");
+    std::fs::create_dir_all(c.host_path("data")).unwrap();
+    std::fs::write(c.host_path("data/kept"), "from the image").unwrap();
+    c.mount(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid", "tmpcopyup"]}));
+    let r = c.probe_many(&[&["read", "/data/kept"], &["write", "/data/new"]]);
+    assert_eq!(r[0]["content"], "from the image", "{}", r[0]);
+    assert_eq!(r[1]["error"], "EROFS", "{}", r[1]);
 }
 
 /// `list --format json`: each container's keys in runc's order (ociVersion, id, pid, status,

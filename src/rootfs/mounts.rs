@@ -288,6 +288,14 @@ impl MountStep {
     pub fn field(&self) -> String {
         format!("mounts[{}] ({})", self.index, self.destination.display())
     }
+
+    /// A read-only tmpfs, or a read-only filesystem at /dev, is mounted read-write and made
+    /// read-only only once the root is complete (see [`super::switch`]), as runc does: the
+    /// device nodes, /dev/pts, /dev/shm and the links are made in it first.
+    pub fn readonly_later(&self) -> bool {
+        self.opts.flags & libc::MS_RDONLY != 0
+            && matches!(&self.kind, MountKind::Fs { typ, .. } if typ == "tmpfs" || paths::relative(&self.destination) == Path::new("dev"))
+    }
 }
 
 /// Checks and parses `mounts[index]`. `check_source`: a bind's source is looked up now, in
@@ -357,8 +365,11 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
     } else {
         crate::lsm::with_mount_label(opts.data_string(), ctx.mount_label)
     };
-    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, data.as_deref())
-        .with_ctx(|| format!("{}: mount {typ}", field()))?;
+    let mut flags = opts.flags & !PROPAGATION;
+    if m.readonly_later() {
+        flags &= !libc::MS_RDONLY;
+    }
+    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), flags, data.as_deref()).with_ctx(|| format!("{}: mount {typ}", field()))?;
     if opts.tmpcopyup {
         copy_up(&target, ctx.root, dest).with_ctx(|| format!("{}: tmpcopyup", field()))?;
     }
@@ -593,6 +604,17 @@ mod tests {
         assert_eq!(a.attr_set, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOATIME);
         assert_eq!(a.attr_clr, sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR__ATIME);
         assert_eq!(bind_attr(&p(&["rbind"])), MountAttr::default());
+    }
+
+    #[test]
+    fn readonly_tmpfs_and_dev_wait_until_the_root_is_built() {
+        let step = |v: serde_json::Value| plan(0, &serde_json::from_value::<Mount>(v).unwrap(), Path::new("/b"), false).unwrap();
+        assert!(step(serde_json::json!({"destination": "/dev", "type": "tmpfs", "options": ["ro"]})).readonly_later());
+        assert!(step(serde_json::json!({"destination": "/data/", "type": "tmpfs", "options": ["ro", "tmpcopyup"]})).readonly_later());
+        assert!(step(serde_json::json!({"destination": "/dev", "type": "devtmpfs", "source": "x", "options": ["ro"]})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/sys", "type": "sysfs", "options": ["ro"]})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/data", "type": "tmpfs"})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind", "ro"]})).readonly_later());
     }
 
     #[test]
