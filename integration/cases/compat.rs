@@ -7,6 +7,7 @@
 use crate::case;
 use crate::rig::{Case, Ctr};
 use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -14,6 +15,10 @@ pub fn cases() -> Vec<Case> {
         case!(proc_symlink_in_the_image_is_refused),
         case!(readonly_dev_tmpfs_is_filled_then_readonly),
         case!(readonly_tmpfs_is_readonly_and_copied_up),
+        case!(tmpfs_keeps_the_mode_of_the_covered_directory),
+        case!(tmpfs_mode_option_wins_over_the_covered_directory)
+            .runc_lacks("runc 1.1.5 chmods the tmpfs to the covered directory's mode after mounting, even over mode="),
+        case!(tmpfs_on_a_new_directory_is_1777).runc_lacks("runc 1.1.5 creates the directory 0755 first and then gives the tmpfs that mode"),
         case!(list_json_keys_in_runcs_order),
     ]
 }
@@ -85,6 +90,47 @@ fn readonly_tmpfs_is_readonly_and_copied_up() {
     let r = c.probe_many(&[&["read", "/data/kept"], &["write", "/data/new"]]);
     assert_eq!(r[0]["content"], "from the image", "{}", r[0]);
     assert_eq!(r[1]["error"], "EROFS", "{}", r[1]);
+}
+
+/// The mode of what each path is in the container, by `probe stat`.
+fn modes(c: &mut Ctr, paths: &[&str]) -> Vec<String> {
+    let mut args = vec!["stat"];
+    args.extend_from_slice(paths);
+    let v = c.probe_sub(&args);
+    v.as_array().unwrap_or_else(|| panic!("{v}")).iter().map(|s| s["mode"].as_str().unwrap_or_else(|| panic!("{s}")).to_string()).collect()
+}
+
+/// An image directory of the given mode.
+fn image_dir(c: &Ctr, name: &str, mode: u32) {
+    let p = c.host_path(name);
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A tmpfs without `mode=` over a directory of the image keeps that directory's mode, special
+/// bits included (a `drwsrwsrwt` /tmp stays so, a 0710 directory stays 0710).
+fn tmpfs_keeps_the_mode_of_the_covered_directory() {
+    let mut c = Ctr::new("tmpfsmode");
+    image_dir(&c, "tmp", 0o7777);
+    image_dir(&c, "private", 0o710);
+    c.mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}));
+    c.mount(json!({"destination": "/private", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}));
+    assert_eq!(modes(&mut c, &["/tmp", "/private"]), ["7777", "0710"]);
+}
+
+/// With `mode=`, the option wins (runc 1.1.15).
+fn tmpfs_mode_option_wins_over_the_covered_directory() {
+    let mut c = Ctr::new("tmpfsmodeopt");
+    image_dir(&c, "private", 0o710);
+    c.mount(json!({"destination": "/private", "type": "tmpfs", "source": "tmpfs", "options": ["mode=755"]}));
+    assert_eq!(modes(&mut c, &["/private"]), ["0755"]);
+}
+
+/// A destination the image lacks gets a tmpfs of tmpfs's own default mode (runc 1.1.15).
+fn tmpfs_on_a_new_directory_is_1777() {
+    let mut c = Ctr::new("tmpfsnew");
+    c.mount(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs"}));
+    assert_eq!(modes(&mut c, &["/scratch"]), ["1777"]);
 }
 
 /// `list --format json`: each container's keys in runc's order (ociVersion, id, pid, status,

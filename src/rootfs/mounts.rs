@@ -349,7 +349,18 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
     if matches!(typ, "proc" | "sysfs") {
         check_ordinary_dir(ctx.root, dest, typ).map_err(in_mount)?;
     }
-    let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
+    // A tmpfs over a directory of the image keeps that directory's mode, special bits
+    // included, unless `mode=` says otherwise (runc 1.1.15: the covered mode goes first in the
+    // data, and a later mode= wins).
+    let (target, covered_mode) = match paths::open_in_root(ctx.root, dest, 0) {
+        Ok(fd) if typ == "tmpfs" => {
+            let st = sys::fstat(fd.as_fd()).with_ctx(|| format!("{}: stat destination", field()))?;
+            let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            (fd, dir.then_some(st.st_mode & 0o7777))
+        }
+        Ok(fd) => (fd, None),
+        Err(_) => (paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?, None),
+    };
     check_proc_destination(ctx, target.as_fd(), typ == "proc").map_err(in_mount)?;
     match &m.kind {
         MountKind::Cgroup => return cgroupfs(dest, opts).map_err(in_mount),
@@ -359,12 +370,12 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
         }
         _ => {}
     }
-    // proc and sysfs take no context=
-    let data = if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") {
-        opts.data_string()
-    } else {
-        crate::lsm::with_mount_label(opts.data_string(), ctx.mount_label)
+    let data = match covered_mode {
+        Some(mode) => Some(std::iter::once(format!("mode={mode:04o}")).chain(opts.data.iter().cloned()).collect::<Vec<_>>().join(",")),
+        None => opts.data_string(),
     };
+    // proc and sysfs take no context=
+    let data = if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") { data } else { crate::lsm::with_mount_label(data, ctx.mount_label) };
     let mut flags = opts.flags & !PROPAGATION;
     if m.readonly_later() {
         flags &= !libc::MS_RDONLY;
