@@ -19,6 +19,8 @@ pub fn cases() -> Vec<Case> {
         case!(tmpfs_mode_option_wins_over_the_covered_directory)
             .runc_lacks("runc 1.1.5 chmods the tmpfs to the covered directory's mode after mounting, even over mode="),
         case!(tmpfs_on_a_new_directory_is_1777).runc_lacks("runc 1.1.5 creates the directory 0755 first and then gives the tmpfs that mode"),
+        case!(cwd_the_user_cannot_reach_is_entered_before_the_user_switch),
+        case!(exec_cwd_the_user_cannot_reach_is_entered_before_the_user_switch),
         case!(list_json_keys_in_runcs_order),
     ]
 }
@@ -153,4 +155,36 @@ fn list_json_keys_in_runcs_order() {
     assert_eq!(v[0]["owner"], "root");
     c.delete_force().ok();
     c.assert_clean();
+}
+
+/// The image's /root, 0700 and root's.
+fn private_root_dir(c: &Ctr) {
+    image_dir(c, "root", 0o700);
+}
+
+/// `process.cwd` that the process's user may not enter (uid 42, `/root` 0700): runc enters it
+/// before switching to the user (and again after only if that was refused), so the process
+/// starts there, and finds out only when it reads it.
+fn cwd_the_user_cannot_reach_is_entered_before_the_user_switch() {
+    let mut c = Ctr::new("cwdroot");
+    private_root_dir(&c);
+    c.set("/process/cwd", json!("/root"));
+    c.set("/process/user", json!({"uid": 42, "gid": 42}));
+    let r = c.probe_many(&[&["info"], &["ls", "."]]);
+    assert_eq!(r[0]["cwd"], "/root", "{}", r[0]);
+    assert_eq!(r[0]["uid"]["effective"], 42);
+    assert_eq!(r[1]["error"], "EACCES", "{}", r[1]);
+}
+
+/// The same for `exec --cwd --user`.
+fn exec_cwd_the_user_cannot_reach_is_entered_before_the_user_switch() {
+    let mut c = Ctr::new("execcwdroot");
+    private_root_dir(&c);
+    c.args(&["/bin/sleep", "60"]);
+    c.run_with(&["--detach"]).ok();
+    let o = c.rt(&["exec", "--cwd", "/root", "--user", "42:42", &c.id, "/bin/probe"]);
+    o.ok();
+    let p = o.json();
+    assert_eq!(p["cwd"], "/root", "{p}");
+    assert_eq!(p["uid"]["effective"], 42);
 }
