@@ -5,7 +5,7 @@
 //! differs, the test says so.
 
 use crate::case;
-use crate::rig::{Case, Ctr};
+use crate::rig::{read, Case, Ctr};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 
@@ -21,6 +21,10 @@ pub fn cases() -> Vec<Case> {
         case!(tmpfs_on_a_new_directory_is_1777).runc_lacks("runc 1.1.5 creates the directory 0755 first and then gives the tmpfs that mode"),
         case!(cwd_the_user_cannot_reach_is_entered_before_the_user_switch),
         case!(exec_cwd_the_user_cannot_reach_is_entered_before_the_user_switch),
+        case!(no_pivot_userns_cannot_mount_procfs_or_sysfs),
+        case!(no_pivot_leaves_only_the_mounts_the_rootfs_sits_on)
+            .host_skip(no_listmount)
+            .runc_lacks("runc 1.1.5 detaches only the host's procfs and sysfs under --no-pivot; the rest of the old root stays in the namespace, hidden"),
         case!(list_json_keys_in_runcs_order),
     ]
 }
@@ -187,4 +191,96 @@ fn exec_cwd_the_user_cannot_reach_is_entered_before_the_user_switch() {
     let p = o.json();
     assert_eq!(p["cwd"], "/root", "{p}");
     assert_eq!(p["uid"]["effective"], 42);
+}
+
+/// A process in the container makes a user namespace of its own (CAP_SETFCAP is what lets it
+/// map root in there, since Linux 5.12) and asks for a fresh procfs and sysfs. The kernel
+/// allows that only where a full one is visible in the mount namespace already; the
+/// container's own are masked, so under pivot_root both fail with EPERM. With `--no-pivot`
+/// the host's mounts must not stay in the namespace either (runc 1.1.5 detaches the host's
+/// procfs and sysfs there).
+fn no_pivot_userns_cannot_mount_procfs_or_sysfs() {
+    for flags in [&[][..], &["--no-pivot"][..]] {
+        let mut c = Ctr::new(if flags.is_empty() { "userns-pivot" } else { "userns-nopivot" });
+        c.caps(&["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETFCAP"]);
+        c.sh("unshare -mrf true && echo USERNS-OK; \
+              unshare -mrpf sh -c 'mount -t proc none /proc' && echo PROC-MOUNTED; \
+              unshare -mrnf sh -c 'mount -t sysfs none /sys' && echo SYSFS-MOUNTED; true");
+        let o = c.run_with(flags);
+        o.ok();
+        assert!(o.stdout.contains("USERNS-OK"), "{flags:?}: no user namespace could be made, the test means nothing: {o}");
+        assert!(!o.stdout.contains("PROC-MOUNTED"), "{flags:?}: a user namespace in the container mounted a fresh procfs: {o}");
+        assert!(!o.stdout.contains("SYSFS-MOUNTED"), "{flags:?}: a user namespace in the container mounted a fresh sysfs: {o}");
+        assert!(o.stderr.contains("permission denied"), "{flags:?}: {o}");
+    }
+}
+
+/// listmount(2) and statmount(2) (Linux 6.8; the namespace id, 6.11): every mount of a mount
+/// namespace, reachable from its processes or not, as (old mount id, mount point relative to
+/// the namespace's root, filesystem type).
+fn all_mounts_of(pid: i32) -> std::io::Result<Vec<(u32, String, String)>> {
+    use std::os::fd::AsRawFd;
+    const NS_GET_MNTNS_ID: libc::c_ulong = 0x8008_b705;
+    const LSMT_ROOT: u64 = u64::MAX;
+    const STATMOUNT_MNT_BASIC: u64 = 0x2;
+    const STATMOUNT_MNT_POINT: u64 = 0x10;
+    const STATMOUNT_FS_TYPE: u64 = 0x20;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))?;
+    let mut ns_id = 0u64;
+    // SAFETY: the ioctl writes one u64 through the pointer, which outlives the call.
+    if unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_MNTNS_ID, &mut ns_id) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // struct mnt_id_req (MNT_ID_REQ_SIZE_VER1): size, spare, mnt_id, param, mnt_ns_id
+    let req = |id: u64, param: u64| -> [u64; 4] { [32, id, param, ns_id] };
+    let mut ids = vec![0u64; 4096];
+    let r = req(LSMT_ROOT, 0);
+    // SAFETY: the request and the id buffer are live for the call; the length is the buffer's.
+    let n = unsafe { libc::syscall(458, r.as_ptr(), ids.as_mut_ptr(), ids.len(), 0) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16384];
+    for &id in &ids[..n as usize] {
+        let r = req(id, STATMOUNT_MNT_BASIC | STATMOUNT_MNT_POINT | STATMOUNT_FS_TYPE);
+        // SAFETY: as above; the kernel writes at most buf.len() bytes.
+        if unsafe { libc::syscall(457, r.as_ptr(), buf.as_mut_ptr(), buf.len(), 0) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let u32_at = |off: usize| u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap());
+        // strings live after the 512-byte fixed part, each named by its offset
+        let str_at = |off: u32| {
+            let s = &buf[512 + off as usize..];
+            String::from_utf8_lossy(&s[..s.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned()
+        };
+        out.push((u32_at(56), str_at(u32_at(108)), str_at(u32_at(36))));
+    }
+    Ok(out)
+}
+
+/// listmount/statmount on a foreign namespace need Linux 6.11.
+fn no_listmount() -> Option<String> {
+    all_mounts_of(std::process::id() as i32).err().map(|e| format!("listmount/statmount of a namespace by id: {e} (Linux 6.11+)"))
+}
+
+/// What stays of the host's mount tree in a `--no-pivot` container's namespace: only the
+/// mounts its rootfs sits on (the host's / and, say, /tmp), covered by it. Every other one is
+/// detached before the move; the host side lists the whole namespace (listmount), the ones
+/// the container can reach are in its mountinfo.
+fn no_pivot_leaves_only_the_mounts_the_rootfs_sits_on() {
+    let mut c = Ctr::new("nopivotmnt");
+    c.args(&["/bin/sleep", "60"]);
+    c.run_with(&["--detach", "--no-pivot"]).ok();
+    let pid = c.pid();
+    let visible: Vec<u32> = read(format!("/proc/{pid}/mountinfo")).lines().filter_map(|l| l.split(' ').next()?.parse().ok()).collect();
+    let all = all_mounts_of(pid).unwrap();
+    assert!(all.len() > visible.len() / 2, "listmount saw {} mounts, the container {}", all.len(), visible.len());
+    let rootfs = std::fs::canonicalize(c.rootfs()).unwrap();
+    let hidden: Vec<&(u32, String, String)> = all.iter().filter(|(id, _, _)| !visible.contains(id)).collect();
+    let stray: Vec<_> = hidden.iter().filter(|(_, mp, _)| !rootfs.starts_with(mp)).collect();
+    assert!(stray.is_empty(), "mounts of the host left in the container's namespace: {stray:?}");
+    assert!(!hidden.is_empty(), "the host's / should still be under the rootfs");
+    c.delete_force().ok();
+    c.assert_clean();
 }
