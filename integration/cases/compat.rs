@@ -5,7 +5,7 @@
 //! differs, the test says so.
 
 use crate::case;
-use crate::rig::{read, Case, Ctr};
+use crate::rig::{read, rig, Case, Ctr};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 
@@ -26,6 +26,7 @@ pub fn cases() -> Vec<Case> {
             .host_skip(no_listmount)
             .runc_lacks("runc 1.1.5 detaches only the host's procfs and sysfs under --no-pivot; the rest of the old root stays in the namespace, hidden"),
         case!(list_json_keys_in_runcs_order),
+        case!(cgroup_v1_cpuset_parents_made_by_hand_are_filled).host_skip(no_v1_cpuset),
     ]
 }
 
@@ -282,5 +283,38 @@ fn no_pivot_leaves_only_the_mounts_the_rootfs_sits_on() {
     assert!(stray.is_empty(), "mounts of the host left in the container's namespace: {stray:?}");
     assert!(!hidden.is_empty(), "the host's / should still be under the rootfs");
     c.delete_force().ok();
+    c.assert_clean();
+}
+
+fn no_v1_cpuset() -> Option<String> {
+    let v1 = rig().cgroup.hiers.iter().any(|h| !h.v2 && h.controllers.iter().any(|c| c == "cpuset"));
+    (!v1).then(|| "no v1 cpuset hierarchy on this host".into())
+}
+
+/// A pod cgroup made with a plain mkdir in a v1 cpuset hierarchy has empty `cpuset.cpus` and
+/// `cpuset.mems`, and then no child can have any: runc fills every empty directory on the way
+/// down from the nearest ancestor that has them, before making the container's.
+fn cgroup_v1_cpuset_parents_made_by_hand_are_filled() {
+    let mut c = Ctr::new("cgcpusetpod");
+    let base = c.cg.dir("cpuset");
+    let pod = base.join("pod");
+    std::fs::create_dir_all(pod.join("sub")).unwrap();
+    assert_eq!(read(pod.join("cpuset.cpus")).trim(), "", "a new cpuset cgroup should start empty");
+    c.set("/linux/cgroupsPath", json!("pod/sub/ctr"));
+    c.sh("cat /proc/self/cgroup");
+    let o = c.run();
+    o.ok();
+    assert!(o.stdout.lines().any(|l| l.ends_with("/pod/sub/ctr") && l.contains(":cpuset:")), "{o}");
+    for d in [&pod, &pod.join("sub")] {
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            assert_eq!(read(d.join(f)).trim(), read(base.join(f)).trim(), "{}/{f}", d.display());
+        }
+    }
+    // what the runtimes leave of the parents (runc too) is the test's to remove
+    for (_, d) in &c.cg.dirs {
+        for sub in ["pod/sub/ctr", "pod/sub", "pod"] {
+            let _ = std::fs::remove_dir(d.join(sub));
+        }
+    }
     c.assert_clean();
 }

@@ -19,10 +19,15 @@ pub fn create(cg: &Cgroup) -> Result<()> {
     let result = (|| {
         for d in &cg.dirs {
             let (existing, new) = mkdir_p(d, &mut made)?;
+            let cpuset = !d.v2 && d.controllers.iter().any(|c| c == "cpuset");
             if new.is_empty() {
+                if cpuset {
+                    // made by someone else (an engine, by hand): it may still be empty
+                    init_cpuset(d, &d.path, &[])?;
+                }
                 continue;
             }
-            if !d.v2 && d.controllers.iter().any(|c| c == "cpuset") {
+            if cpuset {
                 init_cpuset(d, &existing, &new)?;
             }
             // Pure v2: enable every controller the parent has, as runc and crun do, so that
@@ -78,21 +83,26 @@ fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathB
 }
 
 /// v1 cpuset: a new cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, and no process can
-/// join it until they are set. Copy them down from the nearest ancestor that has them.
+/// join it until they are set; nor can they be set while its parent's are empty. Each file is
+/// copied down from the nearest ancestor that has it, into every empty directory on the way
+/// (a pod cgroup made with a plain mkdir, as runc fills it) and into the new ones. `existing`
+/// is the deepest directory that was there before, `new` those made below it, top-down.
 fn init_cpuset(d: &CgroupDir, existing: &Path, new: &[PathBuf]) -> Result<()> {
-    let mut from = existing.to_owned();
-    let (cpus, mems) = loop {
-        let read = |f: &str| fs::read(&from.join(f)).map(|s| s.trim().to_owned()).map_err(|e| fs_err("reading", &from.join(f), e, ""));
-        let (c, m) = (read("cpuset.cpus")?, read("cpuset.mems")?);
-        if (!c.is_empty() && !m.is_empty()) || from == d.mount {
-            break (c, m);
-        }
-        from = from.parent().map(Path::to_path_buf).unwrap_or_else(|| d.mount.clone());
-    };
-    for dir in new {
-        for (file, v) in [("cpuset.cpus", &cpus), ("cpuset.mems", &mems)] {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let read = |dir: &Path| fs::read(&dir.join(file)).map(|s| s.trim().to_owned()).map_err(|e| fs_err("reading", &dir.join(file), e, ""));
+        let mut empty: Vec<PathBuf> = Vec::new();
+        let mut from = existing.to_owned();
+        let value = loop {
+            let v = read(&from)?;
+            if !v.is_empty() || from == d.mount || !from.starts_with(&d.mount) {
+                break v;
+            }
+            empty.push(from.clone());
+            from = from.parent().map(Path::to_path_buf).unwrap_or_else(|| d.mount.clone());
+        };
+        for dir in empty.iter().rev().chain(new) {
             let p = dir.join(file);
-            fs::write(&p, v).map_err(|e| fs_err("initialising", &p, e, ""))?;
+            fs::write(&p, &value).map_err(|e| fs_err("initialising", &p, e, ""))?;
         }
     }
     Ok(())
