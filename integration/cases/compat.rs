@@ -4,10 +4,13 @@
 //! process (or the caller) sees. runc 1.1.15 is the reference; where Debian's runc 1.1.5
 //! differs, the test says so.
 
+use super::cgroups_util::{is_v2, v2_path};
 use crate::case;
 use crate::rig::{read, rig, Case, Ctr};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
+
+use std::time::{Duration, Instant};
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -27,6 +30,7 @@ pub fn cases() -> Vec<Case> {
             .runc_lacks("runc 1.1.5 detaches only the host's procfs and sysfs under --no-pivot; the rest of the old root stays in the namespace, hidden"),
         case!(list_json_keys_in_runcs_order),
         case!(cgroup_v1_cpuset_parents_made_by_hand_are_filled).host_skip(no_v1_cpuset),
+        case!(cgroup_shared_with_another_container_warns_and_deletes),
     ]
 }
 
@@ -317,4 +321,33 @@ fn cgroup_v1_cpuset_parents_made_by_hand_are_filled() {
         }
     }
     c.assert_clean();
+}
+
+/// Two containers in one cgroup (both calls made from the first one's test cgroup, with the
+/// same relative cgroupsPath; on pure v2 one absolute path): the second's create warns, as
+/// runc does, and its `delete --force` returns at once, exit 0, with the container gone and a
+/// warning that its cgroup could not be removed; the first one runs on.
+fn cgroup_shared_with_another_container_warns_and_deletes() {
+    let mut a = Ctr::new("cgshared-a");
+    let mut b = Ctr::new("cgshared-b");
+    let path = if is_v2() { v2_path(&a) } else { "shared".to_string() };
+    for c in [&mut a, &mut b] {
+        c.set("/linux/cgroupsPath", json!(path));
+        c.args(&["/bin/sleep", "60"]);
+        c.write_config();
+    }
+    let run = |c: &Ctr| a.cmd().args(&["run", "--detach", "--bundle", &c.dir.to_string_lossy(), &c.id]).output_in(&c.dir);
+    run(&a).ok();
+    let o = run(&b);
+    o.ok().stderr_has("container's cgroup is not empty");
+    let t = Instant::now();
+    let o = b.delete_force();
+    let took = t.elapsed();
+    o.ok().stderr_has("device or resource busy");
+    assert!(took < Duration::from_secs(3), "delete --force took {took:?}: {o}");
+    assert_ne!(b.state().code, 0, "the container is still known after delete --force");
+    assert_eq!(a.status(), "running", "deleting the other container stopped this one");
+    a.delete_force().ok();
+    b.assert_clean();
+    a.assert_clean();
 }
