@@ -4,12 +4,12 @@
 //! process (or the caller) sees. runc 1.1.15 is the reference; where Debian's runc 1.1.5
 //! differs, the test says so.
 
-use super::cgroups_util::{is_v2, v2_path};
+use super::cgroups_util::{dir, is_v2, v2_path};
 use crate::case;
 use crate::rig::{read, rig, Case, Ctr};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
-
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub fn cases() -> Vec<Case> {
@@ -31,6 +31,13 @@ pub fn cases() -> Vec<Case> {
         case!(list_json_keys_in_runcs_order),
         case!(cgroup_v1_cpuset_parents_made_by_hand_are_filled).host_skip(no_v1_cpuset),
         case!(cgroup_shared_with_another_container_warns_and_deletes),
+        case!(cgroup_frozen_before_create_is_refused).host_skip(no_freezer),
+        case!(cgroup_frozen_through_its_parent_is_refused)
+            .host_skip(no_freezer)
+            .runc_lacks("runc 1.1.5 counts a cgroup frozen through its parent as thawed, then waits forever on the frozen init"),
+        case!(cgroup_frozen_during_create_ends_it_in_bounded_time)
+            .host_skip(no_freezer)
+            .runc_lacks("runc 1.1.5 waits forever on an init frozen after its check"),
     ]
 }
 
@@ -350,4 +357,106 @@ fn cgroup_shared_with_another_container_warns_and_deletes() {
     a.delete_force().ok();
     b.assert_clean();
     a.assert_clean();
+}
+
+fn no_freezer() -> Option<String> {
+    let v1 = rig().cgroup.hiers.iter().any(|h| !h.v2 && h.controllers.iter().any(|c| c == "freezer"));
+    (!v1 && !is_v2()).then(|| "no v1 freezer and not pure cgroup v2".into())
+}
+
+/// The freezer file of cgroup DIR (v1 freezer hierarchy or pure v2) and its frozen and thawed
+/// values.
+fn freezer_file(dir: &std::path::Path) -> (PathBuf, &'static str, &'static str) {
+    if is_v2() {
+        (dir.join("cgroup.freeze"), "1", "0")
+    } else {
+        (dir.join("freezer.state"), "FROZEN", "THAWED")
+    }
+}
+
+/// A cgroup the test made and froze, thawed and removed when dropped.
+struct Frozen(PathBuf);
+
+impl Frozen {
+    fn make(dir: PathBuf) -> Frozen {
+        std::fs::create_dir_all(&dir).unwrap();
+        let (f, on, _) = freezer_file(&dir);
+        std::fs::write(&f, on).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        Frozen(dir)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let (f, _, off) = freezer_file(&self.0);
+        let _ = std::fs::write(f, off);
+        // a runtime may have left a child in it (rt never does: the test's checks say so)
+        if let Ok(rd) = std::fs::read_dir(&self.0) {
+            for e in rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The container's cgroup exists and is FROZEN (v1 freezer.state; v2 cgroup.freeze 1):
+/// create fails at once with runc's words and leaves nothing behind, not even a process
+/// frozen in it; the cgroup the test made is left as it was.
+fn cgroup_frozen_before_create_is_refused() {
+    let mut c = super::cgroups_util::ctr("cgfrozen");
+    c.args(&["/bin/sleep", "60"]);
+    let frozen = Frozen::make(dir(&c, "freezer"));
+    c.timeout = Duration::from_secs(30);
+    let t = Instant::now();
+    let o = c.create();
+    o.failed().stderr_has("container's cgroup unexpectedly frozen");
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(frozen.0.is_dir(), "the cgroup the test made was removed");
+    assert_eq!(read(frozen.0.join("cgroup.procs")).trim(), "", "a process was left in the frozen cgroup");
+    drop(frozen);
+    c.assert_clean();
+}
+
+/// The same when the container's cgroup is new but its parent (a pod's) is frozen: the init
+/// could not run there either.
+fn cgroup_frozen_through_its_parent_is_refused() {
+    let mut c = super::cgroups_util::ctr("cgfrozenpod");
+    c.args(&["/bin/sleep", "60"]);
+    let pod = if is_v2() {
+        let p = PathBuf::from(format!("{}-pod", v2_path(&c)));
+        c.set("/linux/cgroupsPath", json!(p.join("ctr")));
+        let mount = &rig().cgroup.hiers.iter().find(|h| h.v2).unwrap().mount;
+        mount.join(p.strip_prefix("/").unwrap())
+    } else {
+        c.set("/linux/cgroupsPath", json!("pod/ctr"));
+        c.cg.dir("freezer").join("pod")
+    };
+    let frozen = Frozen::make(pod);
+    c.timeout = Duration::from_secs(30);
+    let o = c.create();
+    o.failed().stderr_has("container's cgroup unexpectedly frozen");
+    assert!(!frozen.0.join("ctr").exists(), "the container's cgroup was left below the frozen one");
+    drop(frozen);
+    for (_, d) in &c.cg.dirs {
+        let _ = std::fs::remove_dir(d.join("pod"));
+    }
+    c.assert_clean();
+}
+
+/// The cgroup is frozen while the init is being set up (by a prestart hook, which runs while
+/// the init waits for rt): rt's wait on the init is bounded, it notices the freezer and fails
+/// with runc's words, and the frozen init is killed and its cgroup removed.
+fn cgroup_frozen_during_create_ends_it_in_bounded_time() {
+    let mut c = super::cgroups_util::ctr("cgfreezeinhook");
+    c.args(&["/bin/sleep", "60"]);
+    let (f, on, _) = freezer_file(&dir(&c, "freezer"));
+    c.set("/hooks/prestart", json!([{"path": "/bin/sh", "args": ["sh", "-c", format!("echo {on} > {}", f.display())]}]));
+    c.timeout = Duration::from_secs(60);
+    let t = Instant::now();
+    let o = c.create();
+    let took = t.elapsed();
+    o.failed().stderr_has("container's cgroup unexpectedly frozen");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    c.assert_clean();
 }

@@ -39,6 +39,11 @@ pub fn create(cg: &Cgroup) -> Result<()> {
                 enable_all(&existing, &new[..new.len() - 1]);
             }
         }
+        // runc's check, before anything is placed there: an init in a frozen cgroup never
+        // gets to say it is ready.
+        if super::control::would_freeze(cg) {
+            return Err(Error::msg("container's cgroup unexpectedly frozen"));
+        }
         Ok(())
     })();
     if result.is_err() {
