@@ -346,17 +346,20 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
         MountKind::Fs { typ, source } => (typ.as_str(), source),
         MountKind::Cgroup | MountKind::Remount => ("", dest),
     };
-    if matches!(typ, "proc" | "sysfs") {
-        check_ordinary_dir(ctx.root, dest, typ).map_err(in_mount)?;
-    }
-    // A tmpfs over a directory of the image keeps that directory's mode, special bits
-    // included, unless `mode=` says otherwise (runc 1.1.15: the covered mode goes first in the
-    // data, and a later mode= wins).
-    let (target, covered_mode) = match paths::open_in_root(ctx.root, dest, 0) {
-        Ok(fd) if typ == "tmpfs" => {
+    // procfs and sysfs go on a directory of the image, never through a symlink or onto a file
+    // (runc's rule and words, since CVE-2023-27561): their destination's last component is
+    // opened without following it. A tmpfs over a directory of the image keeps that
+    // directory's mode, special bits included, unless `mode=` says otherwise (runc 1.1.15:
+    // the covered mode goes first in the data, and a later mode= wins).
+    let pseudo = matches!(typ, "proc" | "sysfs");
+    let (target, covered_mode) = match paths::open_in_root(ctx.root, dest, if pseudo { libc::O_NOFOLLOW } else { 0 }) {
+        Ok(fd) if pseudo || typ == "tmpfs" => {
             let st = sys::fstat(fd.as_fd()).with_ctx(|| format!("{}: stat destination", field()))?;
             let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-            (fd, dir.then_some(st.st_mode & 0o7777))
+            if pseudo && !dir {
+                return Err(Error::msg(format!("filesystem {typ:?} must be mounted on ordinary directory")).prefixed(field()));
+            }
+            (fd, (dir && typ == "tmpfs").then_some(st.st_mode & 0o7777))
         }
         Ok(fd) => (fd, None),
         Err(_) => (paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?, None),
@@ -387,30 +390,6 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
     if !opts.propagation.is_empty() || opts.recursive != MountAttr::default() {
         let mounted = paths::open_in_root(ctx.root, dest, 0).with_ctx(|| format!("{}: reopen", field()))?;
         after_mount(mounted.as_fd(), opts).with_ctx(|| format!("{}: set mount attributes", field()))?;
-    }
-    Ok(())
-}
-
-/// procfs and sysfs go on a directory of the image, never through a symlink or onto a file
-/// (runc's rule and words, since CVE-2023-27561): the last component is looked at without
-/// following it, in its parent resolved inside the root. A destination that does not exist
-/// yet is created as a directory.
-fn check_ordinary_dir(root: BorrowedFd, dest: &Path, typ: &str) -> Result<()> {
-    let rel = paths::relative(dest);
-    let Some(name) = rel.file_name() else { return Ok(()) };
-    let parent = match paths::open_in_root(root, rel.parent().unwrap_or(Path::new("")), libc::O_DIRECTORY) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(e).ctx("open the destination's parent"),
-    };
-    let last = match sys::openat(Some(parent.as_fd()), Path::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0) {
-        Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
-        Err(e) => return Err(e).ctx("open destination"),
-    };
-    let st = sys::fstat(last.as_fd()).ctx("stat destination")?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-        return Err(Error::msg(format!("filesystem {typ:?} must be mounted on ordinary directory")));
     }
     Ok(())
 }
