@@ -362,7 +362,7 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
             (fd, (dir && typ == "tmpfs").then_some(st.st_mode & 0o7777))
         }
         Ok(fd) => (fd, None),
-        Err(_) => (paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?, None),
+        Err(_) => (paths::create_missing_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?, None),
     };
     check_proc_destination(ctx, target.as_fd(), typ == "proc").map_err(in_mount)?;
     match &m.kind {
