@@ -181,6 +181,12 @@ impl Cgroup {
         control::is_frozen(self)
     }
 
+    /// Whether a process would be frozen in this cgroup now: frozen or freezing, itself or
+    /// through an ancestor. `create` refuses such a cgroup, and rt's waits on an init check it.
+    pub fn would_freeze(&self) -> bool {
+        control::would_freeze(self)
+    }
+
     /// `rt pause`: freezes the cgroup and waits until every task is frozen.
     pub fn freeze(&self) -> Result<()> {
         control::freeze(self)

@@ -339,6 +339,12 @@ pub fn create_cwd(cwd: &Path) -> Result<()> {
 /// leads out through an inherited fd is how CVE-2024-21626 escaped.
 pub fn enter_cwd(cwd: &Path) -> Result<()> {
     sys::chdir(cwd).with_ctx(|| format!("process.cwd: chdir to {}", cwd.display()))?;
+    check_cwd(cwd)
+}
+
+/// The cwd just entered is inside the root (see [`enter_cwd`]); also after a chdir made while
+/// the process still had root's access.
+pub fn check_cwd(cwd: &Path) -> Result<()> {
     if cwd == Path::new("/") {
         // the process's own root cannot be outside it
         return Ok(());

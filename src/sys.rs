@@ -667,6 +667,11 @@ pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)?)
 }
 
+/// A receive on `sock` gives up with `EAGAIN` after `timeout` without data (SO_RCVTIMEO).
+pub fn set_recv_timeout(sock: BorrowedFd, timeout: std::time::Duration) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_socket_timeout(sock, rustix::net::sockopt::Timeout::Recv, Some(timeout))?)
+}
+
 /// Sends one datagram, with `fds` attached as `SCM_RIGHTS`.
 pub fn send_with_fds(sock: BorrowedFd, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};

@@ -7,6 +7,7 @@ pub mod cgroups_util;
 pub mod cgroups_v2;
 pub mod cgroups_verbs;
 pub mod cli;
+pub mod compat;
 pub mod devices;
 pub mod exec;
 pub mod hooks;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Case> {
     v.extend(userns::cases());
     v.extend(rootless::cases());
     v.extend(terminal::cases());
+    v.extend(compat::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));
     }

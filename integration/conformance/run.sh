@@ -20,6 +20,8 @@
 #   RUNTIME_TOOLS_DIR  the built runtime-tools checkout (required)
 #   CGROUP_SANDBOX     the sandbox tool (default ../shared/tools/cgroup-sandbox next to the repo)
 #   RESULTS            default <repo>/build/conformance
+#   CONFORMANCE_WORK   where the state dirs and bundles go (default RESULTS/work; it must take
+#                      fifos: not 9p, so a tmpfs in the VM lanes)
 #   TIMEOUT=600        seconds per file
 #   HIDE_UNIFIED=1     hide /sys/fs/cgroup/unified (tmpfs over it, in a private mount ns) — crun
 #                      1.8.1 refuses the hybrid layout otherwise. Default: 1 if NAME is crun*.
@@ -61,7 +63,7 @@ if [ "${COUNT_ONLY:-0}" != 1 ]; then
 fi
 
 OUT=$RESULTS/$NAME
-WORK=$RESULTS/work/$NAME
+WORK=${CONFORMANCE_WORK:-$RESULTS/work}/$NAME
 STATE=$WORK/state
 WRAP=$WORK/bin/$(basename "$REAL")
 if [ "${COUNT_ONLY:-0}" != 1 ]; then

@@ -279,11 +279,23 @@ fn become_process(proc_: &process::ProcessPlan) -> Result<(Executable, Vec<Strin
     if let Some(sc) = proc_.seccomp.as_ref().filter(|_| !proc_.no_new_privileges) {
         listener = install(sc)?;
     }
+    // runc's order: the cwd is entered while the process still has root's access (a 0700
+    // /root for uid 42 works), and again as the user only if that was refused (a directory
+    // that only the user may enter, on a volume chowned to it).
+    let entered = match sys::chdir(&proc_.cwd) {
+        Ok(()) => true,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => false,
+        Err(e) => return Err(e).with_ctx(|| format!("process.cwd: chdir to {}", proc_.cwd.display())),
+    };
     process::switch_user(proc_)?;
     if proc_.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
     }
-    process::enter_cwd(&proc_.cwd)?;
+    if entered {
+        process::check_cwd(&proc_.cwd)?;
+    } else {
+        process::enter_cwd(&proc_.cwd)?;
+    }
     let path = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
     let exe = process::open_executable(&path, &proc_.args, proc_.rt_binary).prefix(|| "process.args[0]")?.with_rename_dir(rename_dir);
     sys::umask(proc_.umask);

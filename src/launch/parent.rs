@@ -90,9 +90,17 @@ struct Guard<'a> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        for pid in [self.intermediate, self.init].into_iter().flatten() {
+        let pids: Vec<Pid> = [self.intermediate, self.init].into_iter().flatten().collect();
+        for &pid in &pids {
             let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::waitpid(pid, 0);
+        }
+        // A frozen task acts on SIGKILL only once thawed (a create that failed because its
+        // cgroup froze); the reaping is bounded all the same, should an ancestor hold it.
+        if let Some(cg) = self.cgroup.filter(|cg| !pids.is_empty() && cg.would_freeze()) {
+            let _ = cg.thaw();
+        }
+        for pid in pids {
+            reap_within(pid, std::time::Duration::from_secs(5));
         }
         if let Some(cg) = self.cgroup {
             let _ = cg.destroy();
@@ -105,6 +113,19 @@ impl Drop for Guard<'_> {
                 logging::warn(&w);
             }
         }
+    }
+}
+
+/// waitpid, given up after `limit` (with a warning: the killed process is reaped by whoever
+/// inherits it).
+fn reap_within(pid: Pid, limit: std::time::Duration) {
+    let end = std::time::Instant::now() + limit;
+    while let Ok(None) = sys::waitpid(pid, libc::WNOHANG) {
+        if std::time::Instant::now() > end {
+            logging::warn(&format!("container process {pid} did not exit after SIGKILL within {limit:?}"));
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -226,10 +247,17 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     }
     drop(init_end);
     drop(console_sock);
-    let mid = mid.map(|(rt_end, child_end)| {
+    let mut mid = mid.map(|(rt_end, child_end)| {
         drop(child_end);
         rt_end
     });
+    // A child that cannot go on (its cgroup frozen) ends the waits on it; see `Watch`.
+    let watch = |pid| Some(channel::Watch { cgroup: p.cgroup.clone(), pid });
+    let mut init_rt = init_rt;
+    init_rt.watch(watch(guard.init))?;
+    if let Some(m) = mid.as_mut() {
+        m.watch(watch(guard.intermediate))?;
+    }
 
     let mut recorded = None;
     let mut master = None;
@@ -237,7 +265,8 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         logging::debug(|| format!("create {}: {stage:?}", p.id));
         match stage {
             Stage::InitPid => {
-                receive_init_pid(mid.as_ref(), &mut guard)?;
+                let pid = receive_init_pid(mid.as_ref(), &mut guard)?;
+                init_rt.watch(watch(Some(pid)))?;
             }
             Stage::IdMaps => {
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
@@ -287,6 +316,8 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                     send_pidfd(sock, pid)?;
                 }
                 let state = (!p.hooks.start_container.is_empty()).then(|| hook_state(p, Kind::StartContainer, pid));
+                // Recorded: from here a frozen cgroup is someone's `pause`.
+                init_rt.watch(None)?;
                 init_rt.send(&ToChild::Go { state })?;
             }
             Stage::Exec => match init_rt.recv()? {

@@ -314,6 +314,14 @@ impl MountStep {
     pub fn field(&self) -> String {
         format!("mounts[{}] ({})", self.index, self.destination.display())
     }
+
+    /// A read-only tmpfs, or a read-only filesystem at /dev, is mounted read-write and made
+    /// read-only only once the root is complete (see [`super::switch`]), as runc does: the
+    /// device nodes, /dev/pts, /dev/shm and the links are made in it first.
+    pub fn readonly_later(&self) -> bool {
+        self.opts.flags & libc::MS_RDONLY != 0
+            && matches!(&self.kind, MountKind::Fs { typ, .. } if typ == "tmpfs" || paths::relative(&self.destination) == Path::new("dev"))
+    }
 }
 
 /// Checks and parses `mounts[index]`. `check_source`: a bind's source is looked up now, in
@@ -391,7 +399,24 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, idmapped: Option<OwnedFd>, c
         MountKind::Fs { typ, source } => (typ.as_str(), source),
         MountKind::Cgroup | MountKind::Remount => ("", dest),
     };
-    let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
+    // procfs and sysfs go on a directory of the image, never through a symlink or onto a file
+    // (runc's rule and words, since CVE-2023-27561): their destination's last component is
+    // opened without following it. A tmpfs over a directory of the image keeps that
+    // directory's mode, special bits included, unless `mode=` says otherwise (runc 1.1.15:
+    // the covered mode goes first in the data, and a later mode= wins).
+    let pseudo = matches!(typ, "proc" | "sysfs");
+    let (target, covered_mode) = match paths::open_in_root(ctx.root, dest, if pseudo { libc::O_NOFOLLOW } else { 0 }) {
+        Ok(fd) if pseudo || typ == "tmpfs" => {
+            let st = sys::fstat(fd.as_fd()).with_ctx(|| format!("{}: stat destination", field()))?;
+            let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            if pseudo && !dir {
+                return Err(Error::msg(format!("filesystem {typ:?} must be mounted on ordinary directory")).prefixed(field()));
+            }
+            (fd, (dir && typ == "tmpfs").then_some(st.st_mode & 0o7777))
+        }
+        Ok(fd) => (fd, None),
+        Err(_) => (paths::create_missing_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?, None),
+    };
     check_proc_destination(ctx, target.as_fd(), typ == "proc").map_err(in_mount)?;
     match &m.kind {
         MountKind::Cgroup => return cgroupfs(dest, opts).map_err(in_mount),
@@ -401,14 +426,17 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, idmapped: Option<OwnedFd>, c
         }
         _ => {}
     }
-    // proc and sysfs take no context=
-    let data = if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") {
-        opts.data_string()
-    } else {
-        crate::lsm::with_mount_label(opts.data_string(), ctx.mount_label)
+    let data = match covered_mode {
+        Some(mode) => Some(std::iter::once(format!("mode={mode:04o}")).chain(opts.data.iter().cloned()).collect::<Vec<_>>().join(",")),
+        None => opts.data_string(),
     };
-    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, data.as_deref())
-        .with_ctx(|| format!("{}: mount {typ}", field()))?;
+    // proc and sysfs take no context=
+    let data = if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") { data } else { crate::lsm::with_mount_label(data, ctx.mount_label) };
+    let mut flags = opts.flags & !PROPAGATION;
+    if m.readonly_later() {
+        flags &= !libc::MS_RDONLY;
+    }
+    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), flags, data.as_deref()).with_ctx(|| format!("{}: mount {typ}", field()))?;
     if opts.tmpcopyup {
         copy_up(&target, ctx.root, dest).with_ctx(|| format!("{}: tmpcopyup", field()))?;
     }
@@ -623,6 +651,17 @@ mod tests {
         assert_eq!(a.attr_set, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOATIME);
         assert_eq!(a.attr_clr, sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR__ATIME);
         assert_eq!(bind_attr(&p(&["rbind"])), MountAttr::default());
+    }
+
+    #[test]
+    fn readonly_tmpfs_and_dev_wait_until_the_root_is_built() {
+        let step = |v: serde_json::Value| plan(0, &serde_json::from_value::<Mount>(v).unwrap(), Path::new("/b"), false, false).unwrap();
+        assert!(step(serde_json::json!({"destination": "/dev", "type": "tmpfs", "options": ["ro"]})).readonly_later());
+        assert!(step(serde_json::json!({"destination": "/data/", "type": "tmpfs", "options": ["ro", "tmpcopyup"]})).readonly_later());
+        assert!(step(serde_json::json!({"destination": "/dev", "type": "devtmpfs", "source": "x", "options": ["ro"]})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/sys", "type": "sysfs", "options": ["ro"]})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/data", "type": "tmpfs"})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind", "ro"]})).readonly_later());
     }
 
     #[test]

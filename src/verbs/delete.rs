@@ -62,14 +62,19 @@ pub(super) fn stop(st: &State) -> Result<()> {
 }
 
 /// Removes what a container leaves, its cgroup and its state directory, then runs its
-/// poststop hooks: their failures are warnings, and the container is gone all the same.
+/// poststop hooks: their failures are warnings, and the container is gone all the same. So is
+/// a cgroup that cannot be removed (shared with another container, as runc warns at create):
+/// the container's state goes, and what stays is named in a warning, as with runc.
 pub(super) fn destroy(dir: ContainerDir, st: &State) -> Result<()> {
-    if st.own_pid_ns {
-        st.cgroup.destroy()?;
+    let removed = if st.own_pid_ns {
+        st.cgroup.destroy()
     } else {
         // Without a pid namespace of its own, processes outlive the init: SIGKILL what is left
         // in the cgroup first (cgroup.kill on v2), as runc's destroy does.
-        st.cgroup.destroy_forced()?;
+        st.cgroup.destroy_forced()
+    };
+    if let Err(e) = removed {
+        logging::warn(&e.to_string());
     }
     dir.remove()?;
     for w in hooks::run_all(&st.hooks, Kind::Poststop, &st.hook_state(Kind::Poststop)) {
