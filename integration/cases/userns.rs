@@ -19,6 +19,7 @@ pub fn cases() -> Vec<Case> {
         case!(userns_cgroup_mount_is_the_containers),
         case!(userns_bad_mappings_are_refused_naming_the_field),
         case!(userns_root_cannot_write_the_state_or_the_pid_file),
+        case!(userns_with_no_pivot_sees_only_its_own_proc),
         case!(idmapped_bind_mount_shows_the_hosts_owners).runc_lacks("runc 1.1.5 has no idmapped mounts (added in 1.2)"),
         case!(idmapped_mount_with_its_own_mappings).runc_lacks("runc 1.1.5 has no idmapped mounts (added in 1.2)"),
         case!(idmapped_mounts_refused_where_they_cannot_work).rt_only("runc 1.1.5 has no idmapped mounts"),
@@ -282,4 +283,19 @@ fn userns_root_cannot_write_the_state_or_the_pid_file() {
         assert_eq!((m.uid(), m.mode() & 0o022), (0, 0), "{} is root's and not group/other-writable", p.display());
     }
     assert_eq!(read(&pid_file).trim(), c.pid().to_string(), "the pid file is intact");
+}
+
+/// --no-pivot in a user namespace: the host's mounts the container's mount namespace inherits
+/// are locked there (they cannot be detached), so a host procfs or sysfs among them is covered
+/// instead; the container still runs and its /proc is its own.
+fn userns_with_no_pivot_sees_only_its_own_proc() {
+    let mut c = mapped("userns-nopivot");
+    c.sh("cat /proc/self/uid_map; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc | grep -c '^[0-9]'");
+    let o = c.run_with(&["--no-pivot"]);
+    o.ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["0", "100000", "65536"], "{o}");
+    assert!(lines[1].starts_with("/bin/sh -c"), "pid 1 is the container's shell: {o}");
+    let n: usize = lines[2].trim().parse().unwrap();
+    assert!(n <= 4, "only the container's processes in its /proc: {o}");
 }
