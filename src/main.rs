@@ -74,6 +74,7 @@ struct CreateArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Cmd {
     /// create a container
     Create {
