@@ -189,16 +189,15 @@ fn cap_sets(c: &LinuxCapabilities) -> Result<CapSets> {
 }
 
 impl CapSets {
-    /// Drops capabilities the running kernel does not know (as runc does, with a warning), so
-    /// that a config written for a newer kernel still runs.
-    pub fn limit_to(&mut self, last_cap: u32) -> Vec<u32> {
-        let known = if last_cap >= 63 { u64::MAX } else { (1u64 << (last_cap + 1)) - 1 };
+    /// Keeps only what `held` has; returns what was dropped. runtime-spec 1.3: a capability
+    /// that cannot be granted is logged as a warning and the runtime SHOULD NOT fail (crun
+    /// drops it too). A smaller set is more confinement, never less.
+    pub fn restrict_to(&mut self, held: u64) -> u64 {
         let all = self.bounding | self.effective | self.permitted | self.inheritable | self.ambient;
-        let unknown: Vec<u32> = (0..64).filter(|i| all & !known & (1u64 << i) != 0).collect();
         for s in [&mut self.bounding, &mut self.effective, &mut self.permitted, &mut self.inheritable, &mut self.ambient] {
-            *s &= known;
+            *s &= held;
         }
-        unknown
+        all & !held
     }
 
     /// Ambient capabilities must be both permitted and inheritable; runc drops the others
@@ -206,6 +205,39 @@ impl CapSets {
     pub fn raisable_ambient(&self) -> u64 {
         self.ambient & self.permitted & self.inheritable
     }
+}
+
+/// What the container's process can be given, as a mask: the capabilities this kernel knows
+/// that rt itself holds: its permitted set, or in a new user namespace (where the init starts
+/// with every capability) its bounding set, which no process below it can leave.
+pub fn grantable(in_new_userns: bool) -> u64 {
+    let last = last_cap();
+    let known = if last >= 63 { u64::MAX } else { (1u64 << (last + 1)) - 1 };
+    let set = if in_new_userns { caps::CapSet::Bounding } else { caps::CapSet::Permitted };
+    let held = caps::read(None, set).map(|s| s.iter().fold(0u64, |m, c| m | c.bitmask())).unwrap_or(u64::MAX);
+    known & held
+}
+
+/// Restricts `c` to [`grantable`], with the warning runtime-spec asks for.
+pub fn drop_ungrantable(c: &mut CapSets, in_new_userns: bool) {
+    let dropped = c.restrict_to(grantable(in_new_userns));
+    if dropped != 0 {
+        crate::logging::warn(&format!(
+            "process.capabilities: rt cannot grant {}: the process runs without {}",
+            cap_names(dropped),
+            if dropped.count_ones() == 1 { "it" } else { "them" }
+        ));
+    }
+}
+
+/// `CAP_SYS_RESOURCE, 45`: names where the caps crate knows them, numbers past its table.
+fn cap_names(mask: u64) -> String {
+    let mut names: Vec<String> = (0..64u32)
+        .filter(|i| mask & (1u64 << i) != 0)
+        .map(|i| caps::all().into_iter().find(|c| c.index() as u32 == i).map_or_else(|| i.to_string(), |c| c.to_string()))
+        .collect();
+    names.sort();
+    names.join(", ")
 }
 
 /// The highest capability this kernel knows.
@@ -579,11 +611,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_kernel_caps_are_dropped() {
-        let mut c = CapSets { bounding: (1 << 40) | 1, effective: 1 << 40, ..Default::default() };
-        assert_eq!(c.limit_to(39), vec![40]);
-        assert_eq!(c.bounding, 1);
-        assert_eq!(c.effective, 0);
+    fn caps_rt_cannot_grant_are_dropped_from_every_set() {
+        let mut c = CapSets { bounding: (1 << 40) | (1 << 24) | 1, effective: 1 << 40, permitted: (1 << 24) | 1, inheritable: 1 << 24, ambient: 1 << 24 };
+        // held: everything up to 39 but CAP_SYS_RESOURCE (24)
+        let held = ((1u64 << 40) - 1) & !(1 << 24);
+        assert_eq!(c.restrict_to(held), (1 << 40) | (1 << 24));
+        assert_eq!(c, CapSets { bounding: 1, permitted: 1, ..Default::default() });
+        assert_eq!(cap_names((1 << 40) | (1 << 24) | (1 << 63)), "63, CAP_CHECKPOINT_RESTORE, CAP_SYS_RESOURCE");
     }
 
     #[test]

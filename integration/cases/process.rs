@@ -31,6 +31,7 @@ pub fn cases() -> Vec<Case> {
         case!(capabilities_root),
         case!(capabilities_five_sets_non_root),
         case!(capabilities_empty),
+        case!(capabilities_rt_lacks_are_dropped_with_a_warning),
         case!(personality_linux32).runc_lacks("runc 1.1.5 ignores linux.personality (added in 1.2)"),
         case!(scheduler_policy_and_nice).runc_lacks("runc 1.1.5 ignores process.scheduler (added in 1.2)"),
         case!(scheduler_priority_outside_realtime_fails).runc_lacks("runc 1.1.5 ignores process.scheduler (added in 1.2)"),
@@ -298,6 +299,35 @@ fn capabilities_five_sets_non_root() {
     assert_eq!(p.caps("ambient"), ["CAP_NET_BIND_SERVICE"]);
     assert_eq!(p.caps("permitted"), ["CAP_NET_BIND_SERVICE"]);
     assert_eq!(p.caps("effective"), ["CAP_NET_BIND_SERVICE"]);
+}
+
+/// runtime-spec 1.3: a capability the runtime cannot grant is logged as a warning and the
+/// container runs with the others (Docker's --privileged on a host whose root lacks one).
+/// rt starts without CAP_SYS_TIME and CAP_SYS_RESOURCE: setpriv drops them from its bounding
+/// set, so its exec leaves them out of its permitted set.
+fn capabilities_rt_lacks_are_dropped_with_a_warning() {
+    let last: u32 = read("/proc/sys/kernel/cap_last_cap").trim().parse().unwrap();
+    let known: Vec<String> = caps::all().into_iter().filter(|c| u32::from(c.index()) <= last).map(|c| c.to_string()).collect();
+    let mut c = Ctr::new("capslack");
+    c.caps(&known.iter().map(String::as_str).collect::<Vec<_>>());
+    c.args(&["/bin/probe"]);
+    c.write_config();
+    let mut wrapper: Vec<std::ffi::OsString> = ["setpriv", "--bounding-set", "-sys_time,-sys_resource"].iter().map(Into::into).collect();
+    if c.cg.sandboxed {
+        wrapper.extend(c.cg.sandbox_wrapper());
+    }
+    let bundle = c.dir.to_string_lossy().into_owned();
+    let o = c.cmd().wrapped(wrapper).args(&["run", "--bundle", &bundle, &c.id]).output_in(&c.dir);
+    o.ok().stderr_has("rt cannot grant CAP_SYS_RESOURCE, CAP_SYS_TIME: the process runs without them");
+    let p = crate::rig::probe::Probe::new(o.json());
+    let want: Vec<String> = {
+        let mut w: Vec<String> = known.iter().filter(|n| *n != "CAP_SYS_TIME" && *n != "CAP_SYS_RESOURCE").cloned().collect();
+        w.sort();
+        w
+    };
+    for set in ["bounding", "permitted", "effective", "inheritable", "ambient"] {
+        assert_eq!(p.caps(set), want, "{set}");
+    }
 }
 
 fn capabilities_empty() {

@@ -92,10 +92,10 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
     process.labels = labels;
     // An exec'd process is not the container's first: its cwd must exist.
     process.create_cwd = false;
-    if let Some(c) = process.caps.as_mut() {
-        c.limit_to(process::last_cap());
-    }
     let ns = join_init(st.pid)?;
+    if let Some(c) = process.caps.as_mut() {
+        process::drop_ungrantable(c, ns.has(LinuxNamespaceType::User));
+    }
     // The namespaces are the init's only if the init is still the one recorded: a pid reused
     // between the read of state.json and the opens would have handed us a stranger's.
     if !st.init_alive() {

@@ -139,12 +139,7 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     let mut process = process::plan(proc_, ctx)?;
     process.labels = crate::lsm::plan(proc_, "process", lsm_host)?;
     if let Some(c) = process.caps.as_mut() {
-        if (c.bounding | c.effective | c.permitted | c.inheritable | c.ambient) >> 38 != 0 {
-            let unknown = c.limit_to(process::last_cap());
-            if !unknown.is_empty() {
-                logging::warn(&format!("ignoring capabilities this kernel does not have: {unknown:?}"));
-            }
-        }
+        process::drop_ungrantable(c, ns.has(LinuxNamespaceType::User));
     }
     // On a hybrid host the container sees the v1 hierarchies, as with runc.
     let pure_v2 = shown.is_pure_v2();
