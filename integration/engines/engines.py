@@ -180,8 +180,9 @@ class DockerLike(Engine):
     def run_flags(self):
         return ["--network", "none"]
 
-    def run_argv(self, cid, cmd, tty=False, rm=True, detach=False, memory=None, pids=None, memory_swap=None):
-        a = ["run", "--name", cid] + self.run_flags()
+    def run_argv(self, cid, cmd, tty=False, rm=True, detach=False, memory=None, pids=None, memory_swap=None,
+                 privileged=False):
+        a = ["run", "--name", cid] + self.run_flags() + (["--privileged"] if privileged else [])
         if rm:
             a.append("--rm")
         if detach:
@@ -461,8 +462,10 @@ class Containerd(Engine):
     def runc_flags(self):
         return ["--runc-binary", self.runtime, "--runc-root", self.path("runc-root")]
 
-    def run_argv(self, cid, cmd, tty=False, rm=True, detach=False, memory=None, pids=None, memory_swap=None):
-        a = ["run", "--cgroup", f"{self.cgroup_parent}/{cid}", "--seccomp", "--log-uri" if detach else None,
+    def run_argv(self, cid, cmd, tty=False, rm=True, detach=False, memory=None, pids=None, memory_swap=None,
+                 privileged=False):
+        a = ["run", "--cgroup", f"{self.cgroup_parent}/{cid}", "--seccomp" if not privileged else "--privileged",
+             "--log-uri" if detach else None,
              f"file://{self.path('logs', cid + '.log')}" if detach else None] + self.runc_flags()
         a = [x for x in a if x is not None]
         if detach:

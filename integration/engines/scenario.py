@@ -174,6 +174,23 @@ class Scenario:
         require(r.rc == 0, f"exit {r.rc}: {(r.err or r.out).strip()[-600:]}")
         require(re.search(r"Seccomp:\s+2", r.out), f"/proc/self/status says {r.out.strip()!r}, wanted 'Seccomp: 2'")
 
+    def s_privileged(self):
+        """--privileged asks for every capability the kernel knows; what the host's root lacks
+        (CAP_SYS_RESOURCE on the test machine) is dropped with a warning, the rest granted."""
+        r = self.run(self.e.run_argv(self.cid("priv"), ["grep", "-E", "^Cap(Eff|Bnd):", "/proc/self/status"], privileged=True))
+        require(r.rc == 0, f"exit {r.rc}: {(r.err or r.out).strip()[-600:]}")
+        want = 0
+        for line in open("/proc/self/status"):
+            if line.startswith("CapBnd:"):
+                want = int(line.split()[1], 16)
+        got = {k: int(v, 16) for k, v in re.findall(r"^(CapEff|CapBnd):\s+([0-9a-f]+)", r.out, re.M)}
+        # engines ask for the capabilities they know (Docker 20.10: up to CAP_AUDIT_READ, 37)
+        base = want & ((1 << 38) - 1)
+        eff, bnd = got.get("CapEff"), got.get("CapBnd")
+        require(eff == bnd and eff is not None and eff & ~want == 0 and eff & base == base,
+                f"container: {r.out.strip()!r}, wanted CapEff = CapBnd, at least {base:016x} and within "
+                f"{want:016x} (the lane's own bounding set)")
+
     # --- a terminal -----------------------------------------------------------------------------
     def tty_session(self, argv, tag):
         log = open(os.path.join(self.lane.logdir, f"{self.e.name}-{tag}.tty"), "wb")
@@ -434,6 +451,7 @@ class Scenario:
             S(f"exit code {code}", self.s_exit, code)
         S("exit code 137 (SIGKILL from the host)", self.s_exit_killed)
         S("seccomp: Seccomp: 2 in the container", self.s_seccomp)
+        S("privileged: every capability the host's root holds", self.s_privileged)
         self.s_tty()
         detached = S("detached run (memory 96 MiB, pids 77)", self.s_detached)
         if detached or self.stopped or (self.lane.args.only and not self.results[-1][0].startswith("detached")):
