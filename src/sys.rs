@@ -54,13 +54,18 @@ fn check_int(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// Retries a call that the kernel interrupted with `EINTR`.
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
+    // A signal interrupts a call now and then; a call that fails with EINTR every time (a
+    // fault injected, a signal storm) is reported after a while, not retried forever.
+    for _ in 0..EINTR_RETRIES {
         match f() {
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
             other => return other,
         }
     }
+    f()
 }
+
+const EINTR_RETRIES: u32 = 1000;
 
 pub fn cstring(s: impl AsRef<OsStr>) -> io::Result<CString> {
     CString::new(s.as_ref().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
@@ -415,6 +420,9 @@ pub fn flock(fd: BorrowedFd, op: libc::c_int) -> io::Result<()> {
 pub fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         let n = retry(|| Ok(rustix::io::write(fd, buf)?))?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
         buf = &buf[n..];
     }
     Ok(())

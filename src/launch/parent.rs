@@ -131,8 +131,13 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     let topology = topology::plan(&facts(p, mode));
     let dir = ContainerDir::create(state_root, &p.id)?;
     let mut guard = Guard { dir: Some(dir), cgroup: None, init: None, intermediate: None, poststop: None };
+    // The container is recorded (status `creating`, with its cgroup) before anything else of
+    // it exists: an rt killed from here on leaves a record that `state`, `list` and `delete
+    // --force` find. `record` completes it once the init is ready.
+    let creating = creating_state(p);
     let (lock_fd, fifo) = {
         let d = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
+        d.save(&creating)?;
         let fifo = match topology.start_by {
             topology::StartBy::Fifo => {
                 sys::mkfifoat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("create exec.fifo")?;
@@ -263,7 +268,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
             Stage::Go => {
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
                 let dir = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
-                recorded = Some(record(p, dir, pid)?);
+                recorded = Some(record(&creating, p, dir, pid)?);
                 if let Some(sock) = &p.pidfd_socket {
                     send_pidfd(sock, pid)?;
                 }
@@ -413,25 +418,33 @@ fn hook_state(p: &ContainerPlan, kind: Kind, pid: Pid) -> String {
     HookState { oci_version: spec::OCI_VERSION, id: &p.id, status: kind.status(), pid: Some(pid), bundle: &p.bundle, annotations: &p.annotations }.json()
 }
 
-/// state.json and the pid file, once the init is ready: from here on, the container exists.
-fn record(p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
-    let start_time = state::proc_stat(init).map(|s| s.start_time).ok_or_else(|| Error::msg("container init died"))?;
-    let st = State {
+/// The record `create` makes first: status `creating`, no init yet.
+fn creating_state(p: &ContainerPlan) -> State {
+    State {
+        state_version: state::STATE_VERSION,
         oci_version: spec::OCI_VERSION.to_owned(),
         id: p.id.clone(),
-        pid: init,
-        status: Status::Created,
+        pid: 0,
+        status: Status::Creating,
         bundle: p.bundle.clone(),
         rootfs: p.rootfs.clone(),
         created: logging::rfc3339(SystemTime::now(), true),
         annotations: p.annotations.clone(),
         owner: String::new(),
-        init_start_time: start_time,
+        init_start_time: 0,
         cgroup: p.cgroup.clone(),
         own_pid_ns: p.ns.creates(LinuxNamespaceType::Pid),
         no_new_keyring: p.process.session_keyring.is_none(),
         hooks: p.hooks.after_create(),
-    };
+        pid_file: p.pid_file.as_deref().and_then(|f| std::path::absolute(f).ok()),
+        init_exe: state::own_exe(),
+    }
+}
+
+/// state.json and the pid file, once the init is ready: from here on, the container exists.
+fn record(creating: &State, p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
+    let start_time = state::proc_stat(init).map(|s| s.start_time).ok_or_else(|| Error::msg("unable to start container process: container init went away before it was recorded"))?;
+    let st = State { pid: init, init_start_time: start_time, status: Status::Created, ..creating.clone() };
     dir.save(&st)?;
     if let Some(pf) = &p.pid_file {
         write_pid_file(pf, init)?;
