@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RT := target/release/rt
 
-.PHONY: all build demo test unit integration test-v2 test-v1 test-engines probe rootfs bench clean
+.PHONY: all build demo test unit integration test-v2 test-v1 test-engines conformance probe rootfs bench clean
 
 all: build
 
@@ -59,6 +59,14 @@ integration: rootfs
 BENCH_ARGS ?=
 bench: build
 	integration/bench/bench.sh $(BENCH_ARGS)
+
+# The OCI runtime-tools validation suite against the built rt (integration/conformance/README.md).
+# Not part of make test: the suite lives outside the repo, built there by you, e.g.
+#   make conformance RUNTIME_TOOLS_DIR=~/src/runtime-tools
+# (ONLY="hooks linux_uid_mappings" for some files; CONF_RUNTIME=/usr/sbin/runc for another runtime)
+CONF_RUNTIME ?= $(CURDIR)/$(RT)
+conformance: build
+	integration/conformance/run.sh $(CONF_RUNTIME)
 
 # The cgroup VM lanes: one VM (qemu software emulation, virtme-ng) runs the cgroup tests against
 # pure cgroup v2, another against pure cgroup v1 (integration/vm/lane.sh; 1-8 minutes each

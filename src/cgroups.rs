@@ -115,6 +115,27 @@ impl Cgroup {
         resources::apply(self, resources, ApplyMode::Create)
     }
 
+    /// [`Cgroup::apply`] for a rootless container: without the device rules.
+    pub fn apply_rootless(&self, resources: &LinuxResources) -> Result<()> {
+        resources::apply(self, resources, ApplyMode::CreateRootless)
+    }
+
+    /// Whether the calling user may make (or use) this cgroup: every directory, or its nearest
+    /// ancestor that exists, is writable. A rootless container does without cgroups otherwise.
+    pub fn writable(&self) -> bool {
+        self.dirs.iter().all(|d| {
+            let mut p = d.path.as_path();
+            while !p.exists() && p.starts_with(&d.mount) {
+                match p.parent() {
+                    Some(up) => p = up,
+                    None => return false,
+                }
+            }
+            let probe = if p == d.path { d.path.join("cgroup.procs") } else { p.to_path_buf() };
+            crate::sys::may_write(&probe)
+        })
+    }
+
     /// `rt update`: like [`Cgroup::apply`] on a live container, where zero means "unchanged"
     /// (Docker sends every field, zeros included). Device rules are left as they are, as runc's
     /// update does.
@@ -158,6 +179,12 @@ impl Cgroup {
     /// False when that cannot be read (the cgroup is gone).
     pub fn is_frozen(&self) -> bool {
         control::is_frozen(self)
+    }
+
+    /// Whether a process would be frozen in this cgroup now: frozen or freezing, itself or
+    /// through an ancestor. `create` refuses such a cgroup, and rt's waits on an init check it.
+    pub fn would_freeze(&self) -> bool {
+        control::would_freeze(self)
     }
 
     /// `rt pause`: freezes the cgroup and waits until every task is frozen.

@@ -42,11 +42,13 @@ impl Kind {
         }
     }
 
-    /// The status the state a hook of this kind reads says.
+    /// The status the state a hook of this kind reads says. runtime-spec's lifecycle: the
+    /// environment is made at step 2 (`creating`), "after step 2" the container is `created`,
+    /// and prestart, createRuntime and createContainer are steps 3 to 5 (as crun and
+    /// runtime-tools read it; runc 1.1 says `creating` there).
     pub fn status(self) -> Status {
         match self {
-            Kind::Prestart | Kind::CreateRuntime | Kind::CreateContainer => Status::Creating,
-            Kind::StartContainer => Status::Created,
+            Kind::Prestart | Kind::CreateRuntime | Kind::CreateContainer | Kind::StartContainer => Status::Created,
             Kind::Poststart => Status::Running,
             Kind::Poststop => Status::Stopped,
         }

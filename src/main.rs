@@ -19,9 +19,10 @@ use rt::{logging, spec};
 #[derive(Parser)]
 #[command(name = "rt", about = "rt: an Open Container Initiative runtime (runc-compatible)", disable_version_flag = true, subcommand_required = false)]
 struct Cli {
-    /// root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, default_value = "/run/rt")]
-    root: PathBuf,
+    /// root directory for storage of container state (this should be located in tmpfs); default
+    /// /run/rt, or $XDG_RUNTIME_DIR/rt for a user other than root
+    #[arg(long)]
+    root: Option<PathBuf>,
     /// set the log file to write rt logs to (default is stderr)
     #[arg(long)]
     log: Option<PathBuf>,
@@ -240,7 +241,15 @@ fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
         let _ = Cli::command().print_help();
         return 0;
     };
-    let g = Global { root: std::path::absolute(&cli.root).unwrap_or(cli.root), systemd_cgroup: cli.systemd_cgroup };
+    let rootless = match verbs::Rootless::parse(cli.rootless.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            logging::report_error(&e.to_string());
+            return 1;
+        }
+    };
+    let root = cli.root.unwrap_or_else(verbs::default_root);
+    let g = Global { root: std::path::absolute(&root).unwrap_or(root), systemd_cgroup: cli.systemd_cgroup, rootless: rootless.resolve() };
     match dispatch(&g, cmd) {
         Ok(code) => code as u8,
         Err(e) => {
@@ -325,6 +334,7 @@ fn create_options(arg: String, a: CreateArgs) -> Result<(String, CreateOptions),
         preserve_fds: a.preserve_fds,
         detached: false,
         pidfd_socket: a.pidfd_socket,
+        rootless: false,
     };
     Ok((id, o))
 }

@@ -110,6 +110,100 @@ impl NamespacePlan {
     }
 }
 
+/// One line of a user namespace's id map: `size` ids from `container` inside are `host` outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+/// `linux.uidMappings` and `linux.gidMappings` of a new user namespace, checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdMaps {
+    pub uid: Vec<IdMap>,
+    pub gid: Vec<IdMap>,
+}
+
+/// The kernel takes at most this many lines in a map (since 4.15).
+const MAX_MAP_LINES: usize = 340;
+
+impl IdMaps {
+    /// What `/proc/PID/uid_map` (or gid_map) is written, in one write: `container host size`
+    /// lines.
+    pub fn text(map: &[IdMap]) -> String {
+        map.iter().map(|m| format!("{} {} {}\n", m.container, m.host, m.size)).collect()
+    }
+
+    /// The host id of container id `id`, if the map has it.
+    pub fn host_id(map: &[IdMap], id: u32) -> Option<u32> {
+        map.iter().find(|m| id >= m.container && id - m.container < m.size).map(|m| m.host + (id - m.container))
+    }
+}
+
+/// Checks one map: sizes above zero, no overflow, no two lines overlapping inside or outside.
+pub fn check_map(field: &str, raw: &[oci_spec::runtime::LinuxIdMapping]) -> Result<Vec<IdMap>> {
+    if raw.len() > MAX_MAP_LINES {
+        return Err(Error::spec(field, format!("{} lines: the kernel takes at most {MAX_MAP_LINES}", raw.len())));
+    }
+    let mut out: Vec<IdMap> = Vec::with_capacity(raw.len());
+    for (i, m) in raw.iter().enumerate() {
+        let line = IdMap { container: m.container_id(), host: m.host_id(), size: m.size() };
+        if line.size == 0 {
+            return Err(Error::spec(format!("{field}[{i}].size"), "must be greater than zero"));
+        }
+        for (what, start) in [("containerID", line.container), ("hostID", line.host)] {
+            if start.checked_add(line.size - 1).is_none() {
+                return Err(Error::spec(format!("{field}[{i}]"), format!("{what} {start} + size {} is past the last id", line.size)));
+            }
+        }
+        let overlaps = |a: u32, b: u32, n: u32, k: u32| a < b.saturating_add(k) && b < a.saturating_add(n);
+        for (j, o) in out.iter().enumerate() {
+            if overlaps(line.container, o.container, line.size, o.size) {
+                return Err(Error::spec(format!("{field}[{i}]"), format!("its container ids overlap those of {field}[{j}]")));
+            }
+            if overlaps(line.host, o.host, line.size, o.size) {
+                return Err(Error::spec(format!("{field}[{i}]"), format!("its host ids overlap those of {field}[{j}]")));
+            }
+        }
+        out.push(line);
+    }
+    Ok(out)
+}
+
+/// The id maps the container's user namespace gets. Mappings need a user namespace; a new one
+/// needs mappings that map the container's root (rt, as root, writes them); a joined one has
+/// its own, and what the config says of them is only checked for sense (engines send a pod's
+/// mappings with its namespace's path, and runc 1.1 insists on them).
+pub fn id_maps(linux: &Linux, ns: &NamespacePlan) -> Result<Option<IdMaps>> {
+    let uid = linux.uid_mappings().as_deref().unwrap_or_default();
+    let gid = linux.gid_mappings().as_deref().unwrap_or_default();
+    let given = !uid.is_empty() || !gid.is_empty();
+    use LinuxNamespaceType::User;
+    if ns.joins(User) {
+        check_map("linux.uidMappings", uid)?;
+        check_map("linux.gidMappings", gid)?;
+        return Ok(None);
+    }
+    if !ns.creates(User) {
+        if given {
+            return Err(Error::spec(
+                if uid.is_empty() { "linux.gidMappings" } else { "linux.uidMappings" },
+                "needs a user namespace, and linux.namespaces has none",
+            ));
+        }
+        return Ok(None);
+    }
+    let maps = IdMaps { uid: check_map("linux.uidMappings", uid)?, gid: check_map("linux.gidMappings", gid)? };
+    if IdMaps::host_id(&maps.uid, 0).is_none() {
+        return Err(Error::spec("linux.uidMappings", "a new user namespace needs a mapping of the container's root (uid 0)"));
+    }
+    if IdMaps::host_id(&maps.gid, 0).is_none() {
+        return Err(Error::spec("linux.gidMappings", "a new user namespace needs a mapping of the container's root group (gid 0)"));
+    }
+    Ok(Some(maps))
+}
+
 /// Reads `linux.namespaces` and `linux.timeOffsets` (checked for duplicates by spec::validate).
 pub fn plan(linux: &Linux) -> Result<NamespacePlan> {
     let mut p = NamespacePlan::default();
@@ -175,6 +269,55 @@ mod tests {
         .unwrap();
         assert_eq!(p.time_offsets.as_deref(), Some("1 3600 5\n7 -10 0\n"));
         assert!(p.creates(LinuxNamespaceType::Time));
+    }
+
+    fn maps(v: serde_json::Value) -> Result<Option<IdMaps>> {
+        let l = linux(v);
+        let ns = plan(&l).unwrap();
+        id_maps(&l, &ns)
+    }
+
+    #[test]
+    fn id_maps_are_checked() {
+        let user = serde_json::json!([{"type": "user"}]);
+        let m = maps(serde_json::json!({"namespaces": user, "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+            "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}))
+        .unwrap()
+        .unwrap();
+        assert_eq!(IdMaps::text(&m.uid), "0 100000 65536\n");
+        assert_eq!(IdMaps::host_id(&m.uid, 1000), Some(101000));
+        assert_eq!(IdMaps::host_id(&m.uid, 70000), None);
+        let err = |v: serde_json::Value| maps(v).unwrap_err().to_string();
+        let g = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 10}]);
+        assert_eq!(
+            err(serde_json::json!({"namespaces": user, "uidMappings": [{"containerID": 0, "hostID": 1, "size": 0}], "gidMappings": g})),
+            "linux.uidMappings[0].size: must be greater than zero"
+        );
+        assert_eq!(
+            err(
+                serde_json::json!({"namespaces": user, "uidMappings": [{"containerID": 0, "hostID": 100, "size": 10}, {"containerID": 5, "hostID": 500, "size": 10}], "gidMappings": g})
+            ),
+            "linux.uidMappings[1]: its container ids overlap those of linux.uidMappings[0]"
+        );
+        assert_eq!(
+            err(
+                serde_json::json!({"namespaces": user, "uidMappings": [{"containerID": 0, "hostID": 100, "size": 10}, {"containerID": 50, "hostID": 105, "size": 10}], "gidMappings": g})
+            ),
+            "linux.uidMappings[1]: its host ids overlap those of linux.uidMappings[0]"
+        );
+        assert!(err(serde_json::json!({"namespaces": user, "uidMappings": [{"containerID": 1000, "hostID": 100, "size": 10}], "gidMappings": g}))
+            .contains("container's root (uid 0)"));
+        assert!(err(serde_json::json!({"namespaces": user})).starts_with("linux.uidMappings: a new user namespace needs a mapping"));
+        assert_eq!(
+            err(serde_json::json!({"namespaces": [{"type": "mount"}], "uidMappings": g})),
+            "linux.uidMappings: needs a user namespace, and linux.namespaces has none"
+        );
+        assert_eq!(
+            maps(serde_json::json!({"namespaces": [{"type": "user", "path": "/proc/1/ns/user"}], "gidMappings": g})).unwrap(),
+            None,
+            "a joined namespace's maps are its own"
+        );
+        assert_eq!(maps(serde_json::json!({"namespaces": [{"type": "mount"}]})).unwrap(), None);
     }
 
     #[test]

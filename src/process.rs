@@ -260,7 +260,12 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
     if keep {
         sys::prctl(libc::PR_SET_KEEPCAPS, 1).ctx("prctl(PR_SET_KEEPCAPS)")?;
     }
-    sys::setgroups(&p.additional_gids).ctx("process.user.additionalGids: setgroups")?;
+    match sys::setgroups(&p.additional_gids) {
+        // a user namespace whose setgroups is "deny" (made by an unprivileged rt) takes no
+        // setgroups at all; with no groups asked for, there is nothing to do
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && p.additional_gids.is_empty() && setgroups_denied() => {}
+        other => other.ctx("process.user.additionalGids: setgroups")?,
+    }
     sys::setresgid(p.gid).with_ctx(|| format!("process.user.gid: setresgid {}", p.gid))?;
     sys::setresuid(p.uid).with_ctx(|| format!("process.user.uid: setresuid {}", p.uid))?;
     if let Some(c) = &p.caps {
@@ -276,6 +281,10 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
 /// A capset refusal names what rt itself lacks: a container cannot get more than its runtime has.
@@ -330,6 +339,12 @@ pub fn create_cwd(cwd: &Path) -> Result<()> {
 /// leads out through an inherited fd is how CVE-2024-21626 escaped.
 pub fn enter_cwd(cwd: &Path) -> Result<()> {
     sys::chdir(cwd).with_ctx(|| format!("process.cwd: chdir to {}", cwd.display()))?;
+    check_cwd(cwd)
+}
+
+/// The cwd just entered is inside the root (see [`enter_cwd`]); also after a chdir made while
+/// the process still had root's access.
+pub fn check_cwd(cwd: &Path) -> Result<()> {
     if cwd == Path::new("/") {
         // the process's own root cannot be outside it
         return Ok(());
@@ -342,14 +357,19 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
 }
 
 /// Go's exec.LookPath, which runc runs before it reports the container created, with its
-/// wording (Podman and Docker turn these words into exit codes 127 and 126).
+/// wording (Podman and Docker turn these words into exit codes 127 and 126). As Go's (1.19,
+/// runc 1.1's), a file is a candidate when any execute bit is set: the check is one stat,
+/// which every seccomp profile allows (without noNewPrivileges the container's filter is
+/// already loaded here), where access(2) with AT_EACCESS is faccessat2, which profiles older
+/// than it deny; execve has the last word on permissions anyway.
 pub fn lookup(name: &str, env: &[String]) -> Result<PathBuf> {
     let check = |p: &Path| -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
         let md = std::fs::metadata(p)?;
-        if md.is_dir() {
+        if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
             return Err(std::io::Error::from_raw_os_error(libc::EACCES));
         }
-        sys::can_execute(p)
+        Ok(())
     };
     if name.contains('/') {
         let p = PathBuf::from(name);

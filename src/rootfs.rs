@@ -37,6 +37,7 @@ pub struct RootfsPlan {
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
     pub mount_label: Option<String>,
+    pub userns: bool,
 }
 
 /// What shapes the root besides the config.
@@ -52,6 +53,11 @@ pub struct RootfsContext<'a> {
     pub joins_mount_ns: bool,
     /// `linux.mountLabel` (only where SELinux is there to apply it).
     pub mount_label: Option<String>,
+    /// The container has a user namespace: devices are bound from the host (mknod is not
+    /// allowed there), cgroup v1 hierarchies are bound (they cannot be mounted there).
+    pub userns: bool,
+    /// Its network namespace is new (and so its user namespace's): sysfs can be mounted.
+    pub own_net_ns: bool,
 }
 
 /// Checks and plans everything about the root: a bad mount is refused here, before anything
@@ -71,7 +77,13 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
     });
     let nodes = if setup_dev { devices::plan(linux.and_then(|l| l.devices().as_deref()).unwrap_or_default())? } else { vec![] };
     let all = if ctx.mount_ns { spec.mounts().as_deref().unwrap_or_default() } else { &[] };
-    let mounts = all.iter().enumerate().map(|(i, m)| mounts::plan(i, m, ctx.bundle, !ctx.joins_mount_ns)).collect::<Result<Vec<_>>>()?;
+    let mounts = all
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            mounts::plan(i, m, ctx.bundle, !ctx.joins_mount_ns, ctx.userns).map(|m| if ctx.userns && !ctx.own_net_ns { m.sysfs_as_bind() } else { m })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let paths = |l: Option<&Vec<String>>| if ctx.mount_ns { l.cloned().unwrap_or_default() } else { vec![] };
     Ok(RootfsPlan {
         rootfs: ctx.rootfs.to_owned(),
@@ -86,12 +98,14 @@ pub fn plan(spec: &Spec, ctx: RootfsContext) -> Result<RootfsPlan> {
         masked_paths: paths(linux.and_then(|l| l.masked_paths().as_ref())),
         readonly_paths: paths(linux.and_then(|l| l.readonly_paths().as_ref())),
         mount_label: ctx.mount_label,
+        userns: ctx.userns,
     })
 }
 
 /// Builds the root: everything up to pivot_root. Runs in the init, in its own mount
 /// namespace; the hooks that run "before pivot_root" run after it, then [`switch`].
-pub fn build(plan: &RootfsPlan) -> Result<()> {
+/// `idmapped`: the idmapped trees rt made, in the order of the idmapped mounts.
+pub fn build(plan: &RootfsPlan, idmapped: Vec<OwnedFd>) -> Result<()> {
     // An unbindable / would refuse the rootfs bind below: that one is applied after pivot_root.
     let base = if plan.root_propagation & libc::MS_UNBINDABLE != 0 { libc::MS_SLAVE | libc::MS_REC } else { plan.root_propagation };
     sys::mount(None, Path::new("/"), None, base, None).ctx("linux.rootfsPropagation: set propagation of /")?;
@@ -105,14 +119,16 @@ pub fn build(plan: &RootfsPlan) -> Result<()> {
 
     let ctx = mounts::MountContext::new(root.as_fd(), plan.mount_label.as_deref());
     let cgroupfs = |dest: &Path, opts: &mounts::MountOptions| mount_cgroupfs(root.as_fd(), dest, opts, plan);
+    let mut idmapped = idmapped.into_iter();
     for m in &plan.mounts {
-        mounts::mount_one(&ctx, m, &cgroupfs)?;
+        let tree = if m.idmap.is_some() { Some(idmapped.next().ok_or_else(|| Error::msg(format!("{}: rt sent no idmapped tree", m.field())))?) } else { None };
+        mounts::mount_one(&ctx, m, tree, &cgroupfs)?;
     }
 
     if plan.setup_dev {
         let mut cache = devices::DirCache::default();
         for node in &plan.nodes {
-            devices::create(root.as_fd(), node, &mut cache)?;
+            devices::create(root.as_fd(), node, &mut cache, plan.userns)?;
         }
         devices::create_links(root.as_fd(), &mut cache)?;
     }
@@ -141,6 +157,16 @@ pub fn switch(plan: &RootfsPlan) -> Result<()> {
         // pivot_root cannot take a shared new root, and an unbindable one could not have been
         // bound: the new root gets these only now.
         sys::mount(None, Path::new("/"), None, plan.root_propagation, None).ctx("linux.rootfsPropagation: set propagation of the new /")?;
+    }
+    let later: Vec<_> = plan.mounts.iter().filter(|m| m.readonly_later()).collect();
+    if !later.is_empty() {
+        // What was mounted read-write to be filled (a read-only /dev) is read-only from here.
+        let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("open /")?;
+        let attr = MountAttr { attr_set: sys::MOUNT_ATTR_RDONLY, ..Default::default() };
+        for m in later {
+            let fd = paths::open_in_root(root.as_fd(), &m.destination, 0).with_ctx(|| format!("{}: reopen", m.field()))?;
+            sys::mount_setattr(fd.as_fd(), false, &attr).with_ctx(|| format!("{}: remount read-only", m.field()))?;
+        }
     }
     if plan.readonly {
         let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx("root.readonly: open /")?;
@@ -320,16 +346,100 @@ fn pivot(rootfs: &Path) -> Result<()> {
 
 /// `--no-pivot`: move the rootfs mount onto / and chroot into it (for roots pivot_root cannot
 /// leave, such as a ramfs).
+///
+/// pivot_root takes the old root away whole; a move leaves every mount of the host's tree in
+/// the container's mount namespace, hidden under the new `/` but there. The kernel looks at
+/// all of them when a process in a user namespace of its own asks for a fresh procfs or sysfs
+/// (one may be mounted only where a full one is visible already): the host's unmasked /proc
+/// let `unshare -mrpf mount -t proc` succeed in the container. So first every mount that is
+/// neither the rootfs, inside it, nor one it sits on is detached (runc does this for procfs
+/// and sysfs only), each made a slave beforehand so that the unmount does not reach the host.
 fn move_root(rootfs: &Path) -> Result<()> {
+    let rootfs = &std::fs::canonicalize(rootfs).with_ctx(|| format!("root.path: resolve {}", rootfs.display()))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx("--no-pivot: read /proc/self/mountinfo")?;
+    for (mp, pseudo) in outside_root(&info, rootfs) {
+        let what = || format!("--no-pivot: detach {}", mp.display());
+        match sys::mount(None, &mp, None, libc::MS_SLAVE | libc::MS_REC, None) {
+            // gone with a mount above it, or no mount point any more
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINVAL)) => continue,
+            r => r.with_ctx(|| format!("{}: make it a slave", what()))?,
+        }
+        match sys::umount2(&mp, libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            // locked (a user namespace's inherited mounts): a procfs or sysfs is covered
+            // instead, anything else stays hidden
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EPERM)) => {
+                if pseudo {
+                    sys::mount(Some(Path::new("tmpfs")), &mp, Some("tmpfs"), libc::MS_RDONLY, None).with_ctx(|| format!("{}: cover it", what()))?;
+                }
+            }
+            Err(e) => return Err(e).with_ctx(what),
+        }
+    }
     sys::chdir(rootfs).with_ctx(|| format!("chdir {}", rootfs.display()))?;
     sys::mount(Some(rootfs), Path::new("/"), None, libc::MS_MOVE, None).ctx("move rootfs to /")?;
     sys::chroot(Path::new(".")).ctx("chroot")?;
     sys::chdir(Path::new("/")).ctx("chdir /")
 }
 
+/// The mounts of `mountinfo` that `--no-pivot` detaches: neither `rootfs`, below it, nor one
+/// it sits on; shallowest first, once per mount (stacked mounts repeat their path), without
+/// those below one already listed (they go with it). `true`: a procfs or sysfs is at that path.
+fn outside_root(mountinfo: &str, rootfs: &Path) -> Vec<(PathBuf, bool)> {
+    let mut all: Vec<(PathBuf, bool)> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let mp = PathBuf::from(crate::cgroups::layout::unescape(pre.split(' ').nth(4)?));
+            Some((mp, matches!(post.split(' ').next()?, "proc" | "sysfs")))
+        })
+        .filter(|(mp, _)| !rootfs.starts_with(mp) && !mp.starts_with(rootfs))
+        .collect();
+    all.sort_by_key(|(mp, _)| mp.components().count());
+    let mut out: Vec<(PathBuf, bool)> = Vec::new();
+    for (mp, pseudo) in all {
+        if out.iter().any(|(o, _)| *o != mp && mp.starts_with(o)) {
+            continue;
+        }
+        let same: Vec<_> = out.iter_mut().filter(|(o, _)| *o == mp).collect();
+        let pseudo = pseudo || same.iter().any(|(_, p)| *p);
+        for (_, p) in same {
+            *p = pseudo;
+        }
+        out.push((mp, pseudo));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_pivot_detaches_all_but_the_rootfs_and_what_it_sits_on() {
+        let info = "\
+1 0 8:1 / / rw - ext4 /dev/sda rw
+2 1 0:5 / /proc rw - proc proc rw
+3 2 0:6 / /proc/sys/fs/binfmt_misc rw - binfmt_misc x rw
+4 1 0:7 / /sys rw - sysfs sysfs rw
+5 1 0:8 / /tmp rw - tmpfs tmpfs rw
+6 5 8:1 /b/rootfs /tmp/b/rootfs rw - ext4 /dev/sda rw
+7 6 0:9 / /tmp/b/rootfs/proc rw - proc proc rw
+8 5 0:10 / /tmp/other rw - tmpfs tmpfs rw
+9 1 0:11 / /run rw - tmpfs tmpfs rw
+10 9 0:12 / /run rw - proc proc rw
+11 1 0:13 / /my\\040dir rw - tmpfs tmpfs rw
+12 6 0:14 / /tmp/b/rootfs2 rw - tmpfs tmpfs rw
+";
+        let got = outside_root(info, Path::new("/tmp/b/rootfs"));
+        let want: Vec<(PathBuf, bool)> =
+            [("/proc", true), ("/sys", true), ("/run", true), ("/run", true), ("/my dir", false), ("/tmp/other", false), ("/tmp/b/rootfs2", false)]
+                .iter()
+                .map(|(p, b)| (PathBuf::from(p), *b))
+                .collect();
+        assert_eq!(got, want);
+    }
 
     fn spec(v: serde_json::Value) -> Spec {
         serde_json::from_value(v).unwrap()
@@ -345,6 +455,8 @@ mod tests {
             mount_ns: true,
             joins_mount_ns: false,
             mount_label: None,
+            userns: false,
+            own_net_ns: true,
         }
     }
 

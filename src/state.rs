@@ -573,6 +573,53 @@ impl State {
         self.pid > 0 && proc_stat(self.pid).is_some_and(|st| st.start_time == self.init_start_time && st.state != b'Z' && st.state != b'X')
     }
 
+    /// Every process of the container: its cgroup's, or for a rootless container without a
+    /// cgroup, every process in the init's pid namespace (only the init when it shares rt's).
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        if !self.cgroup.dirs.is_empty() {
+            return self.cgroup.pids();
+        }
+        if !self.init_alive() {
+            return Ok(vec![]);
+        }
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+        let Some(init_ns) = ns(&self.pid.to_string()) else { return Ok(vec![]) };
+        if ns("self").as_ref() == Some(&init_ns) {
+            return Ok(vec![self.pid]);
+        }
+        let mut out: Vec<i32> = std::fs::read_dir("/proc")
+            .ctx("/proc")?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|p| ns(&p.to_string()).as_ref() == Some(&init_ns))
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// `kill --all` and `delete --force`: through the cgroup, else to each of [`State::pids`].
+    pub fn kill_all(&self, signal: i32) -> Result<()> {
+        if !self.cgroup.dirs.is_empty() {
+            return self.cgroup.kill_all(signal);
+        }
+        for pid in self.pids()? {
+            if let Err(e) = sys::kill(pid, signal) {
+                if e.raw_os_error() != Some(libc::ESRCH) {
+                    return Err(Error::msg(format!("signalling pid {pid}: {e}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `pause`: only with a cgroup to freeze.
+    pub fn freeze(&self) -> Result<()> {
+        if self.cgroup.dirs.is_empty() {
+            return Err(Error::msg("container has no cgroup to freeze (rootless, and its cgroup was not writable): cannot pause it"));
+        }
+        self.cgroup.freeze()
+    }
+
     /// The status now: from the process, the freezer and the exec fifo, not from the file. A
     /// record still `creating` is a create at work while another process holds the lock, and
     /// a half-made, stopped container otherwise.

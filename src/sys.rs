@@ -439,8 +439,10 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: plain syscall with integer arguments.
     match check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }) {
         Ok(_) => Ok(()),
-        // A seccomp profile older than close_range answers ENOSYS: one fd at a time then.
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+        // Without noNewPrivileges the container's filter is loaded by now, and a profile older
+        // than close_range answers ENOSYS, or EPERM when it names a newer call (runtime-tools'
+        // has landlock): one fd at a time then, with calls every profile allows.
+        Err(_) => {
             let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
             for fd in fds.into_iter().filter(|&fd| fd >= first as RawFd) {
                 // SAFETY: F_SETFD on a number; one that is not open (the directory's own fd,
@@ -449,7 +451,6 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
             }
             Ok(())
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -498,6 +499,7 @@ pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 #[repr(C)]
 #[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
@@ -663,9 +665,19 @@ pub fn setrlimit(resource: libc::c_int, soft: u64, hard: u64) -> io::Result<()> 
 // ---------------------------------------------------------------------------------------------
 // sockets
 
+/// A pipe, both ends close-on-exec: (read end, write end).
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+}
+
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType};
     Ok(rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)?)
+}
+
+/// A receive on `sock` gives up with `EAGAIN` after `timeout` without data (SO_RCVTIMEO).
+pub fn set_recv_timeout(sock: BorrowedFd, timeout: std::time::Duration) -> io::Result<()> {
+    Ok(rustix::net::sockopt::set_socket_timeout(sock, rustix::net::sockopt::Timeout::Recv, Some(timeout))?)
 }
 
 /// Sends one datagram, with `fds` attached as `SCM_RIGHTS`.
@@ -819,9 +831,9 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
     Ok(())
 }
 
-/// `access(2)` as the effective ids (`AT_EACCESS`): whether this process may execute `path`.
-pub fn can_execute(path: &Path) -> io::Result<()> {
-    Ok(rustix::fs::accessat(rustix::fs::CWD, path, rustix::fs::Access::EXEC_OK, AtFlags::EACCESS)?)
+/// Whether this process may write `path` (as its effective ids).
+pub fn may_write(path: &Path) -> bool {
+    rustix::fs::accessat(rustix::fs::CWD, path, rustix::fs::Access::WRITE_OK, AtFlags::EACCESS).is_ok()
 }
 
 /// poll(2) over several fds; returns how many reported something.

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -63,6 +64,8 @@ METRICS = [
     Metric("run_wall", "run /bin/true: wall (hyperfine)", "ms", 1e-3, target=0.7),
     Metric("run_cpu", "run /bin/true: CPU user+sys, whole tree", "ms", 1e-3, target=0.6),
     Metric("run_cold", "run /bin/true after 100 ms idle: wall", "ms", 1e-3),
+    Metric("run_seccomp", "run /bin/true, containers' seccomp profile: wall", "ms", 1e-3,
+           target=0.6),
     Metric("create", "create", "ms", 1e-3),
     Metric("start", "start", "ms", 1e-3),
     Metric("delete", "delete (stopped container)", "ms", 1e-3),
@@ -153,7 +156,51 @@ class Runtime:
         raise BenchError(f"{self.name}: container {cid} did not reach '{want}' (last: {status})")
 
 
-def spec(args, cgroups_path, rootfs, memory_limit=None):
+CONTAINERS_PROFILE = Path("/usr/share/containers/seccomp.json")
+GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "ppc64le": "ppc64le",
+           "s390x": "s390x", "riscv64": "riscv64"}
+SCMP_ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64",
+             "ppc64le": "SCMP_ARCH_PPC64LE", "s390x": "SCMP_ARCH_S390X",
+             "riscv64": "SCMP_ARCH_RISCV64"}
+
+
+def oci_seccomp(profile, caps):
+    """The containers-common profile as Podman puts it into config.json for a container with
+    CAPS on this machine: rules kept or dropped by their includes/excludes (capabilities,
+    architectures, minimum kernel), the native architecture with its sub-architectures."""
+    arch = GO_ARCH.get(platform.machine(), platform.machine())
+    kernel = tuple(int(x) for x in re.findall(r"\d+", platform.release())[:2])
+    caps = set(caps)
+    out = {"defaultAction": profile["defaultAction"], "syscalls": []}
+    if "defaultErrnoRet" in profile:
+        out["defaultErrnoRet"] = profile["defaultErrnoRet"]
+    for m in profile.get("archMap") or []:
+        if m["architecture"] == SCMP_ARCH.get(platform.machine()):
+            out["architectures"] = [m["architecture"]] + (m.get("subArchitectures") or [])
+    for r in profile["syscalls"]:
+        inc, exc = r.get("includes") or {}, r.get("excludes") or {}
+        if inc.get("arches") and arch not in inc["arches"]:
+            continue
+        if inc.get("caps") and not set(inc["caps"]) <= caps:
+            continue
+        if inc.get("minKernel"):
+            want = tuple(int(x) for x in re.findall(r"\d+", inc["minKernel"])[:2])
+            if kernel < want:
+                continue
+        if exc.get("arches") and arch in exc["arches"]:
+            continue
+        if exc.get("caps") and set(exc["caps"]) & caps:
+            continue
+        rule = {"names": r["names"], "action": r["action"]}
+        if r.get("args"):
+            rule["args"] = r["args"]
+        if "errnoRet" in r:
+            rule["errnoRet"] = r["errnoRet"]
+        out["syscalls"].append(rule)
+    return out
+
+
+def spec(args, cgroups_path, rootfs, memory_limit=None, seccomp=False):
     """`runc spec` defaults (pid, net, ipc, uts, mount namespaces; masked and read-only paths),
     with terminal false, the shared busybox rootfs and a relative cgroupsPath."""
     caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -200,6 +247,8 @@ def spec(args, cgroups_path, rootfs, memory_limit=None):
     }
     if memory_limit is not None:
         s["linux"]["resources"]["memory"] = {"limit": memory_limit}
+    if seccomp:
+        s["linux"]["seccomp"] = oci_seccomp(json.loads(CONTAINERS_PROFILE.read_text()), caps)
     return s
 
 
@@ -401,12 +450,12 @@ class Bench:
     def cid(self, rt, purpose):
         return f"{self.prefix}-{rt.name}-{purpose}"
 
-    def bundle(self, rt, purpose, args=("/bin/true",), memory_limit=None):
+    def bundle(self, rt, purpose, args=("/bin/true",), memory_limit=None, seccomp=False):
         """A bundle dir per (runtime, purpose): same rootfs and config, its own cgroupsPath
         (relative: below the bench cgroup) so that no two containers share a cgroup."""
         d = self.bundles / f"{rt.name}-{purpose}"
         d.mkdir(parents=True, exist_ok=True)
-        cfg = spec(args, self.cid(rt, purpose), self.rootfs.resolve(), memory_limit)
+        cfg = spec(args, self.cid(rt, purpose), self.rootfs.resolve(), memory_limit, seccomp)
         (d / "config.json").write_text(json.dumps(cfg, indent=1))
         return d
 
@@ -538,6 +587,20 @@ class Bench:
             b = self.bundle(rt, "run")
             cmds[rt] = (rt.cmd("run", "--bundle", str(b), self.cid(rt, "run")), "sleep 0.1")
         self.timed("run_cold", cmds)
+
+    def run_seccomp(self):
+        """run_wall with the profile Podman and Docker derive from, as Podman renders it: what
+        compiling and loading a real filter adds to the start path."""
+        if not CONTAINERS_PROFILE.exists():
+            log(f"run with the containers seccomp profile: skipped, {CONTAINERS_PROFILE} missing "
+                "(Debian's golang-github-containers-common)")
+            return
+        log("run /bin/true with the containers seccomp profile (hyperfine)")
+        cmds = {}
+        for rt in self.rts:
+            b = self.bundle(rt, "seccomp", seccomp=True)
+            cmds[rt] = (rt.cmd("run", "--bundle", str(b), self.cid(rt, "seccomp")), None)
+        self.timed("run_seccomp", cmds)
 
     def run_cpu(self):
         """user+sys of the whole process tree per run (wait4 rusage: the runtime and everything
@@ -967,6 +1030,8 @@ def options():
     ap.add_argument("--timeout", type=int, default=600, help="per hyperfine call, seconds")
     ap.add_argument("--quick", action="store_true",
                     help="a fast smoke run: 6 runs, 2 rounds, 1 warm-up, 4 concurrent runs")
+    ap.add_argument("--only", default=env("BENCH_ONLY", ""),
+                    help="comma-separated steps to run (e.g. run_wall,run_seccomp); default all")
     o = ap.parse_args()
     if o.quick:
         o.runs, o.rounds, o.warmup, o.conc_runs, o.strace_runs, o.small_runs = 6, 2, 1, 4, 1, 2
@@ -998,9 +1063,16 @@ def bench_main():
         bench.preflight()
         versions = {rt.name: rt.version() for rt in bench.rts}
         loads = bench.extra.setdefault("loadavg_1min_before", {})
-        for step in (bench.run_wall, bench.run_cpu, bench.run_cold, bench.lifecycle,
-                     bench.running, bench.syscalls, bench.rss, bench.charge, bench.min_limit,
-                     bench.concurrent):
+        steps = (bench.run_wall, bench.run_cpu, bench.run_cold, bench.run_seccomp, bench.lifecycle,
+                 bench.running, bench.syscalls, bench.rss, bench.charge, bench.min_limit,
+                 bench.concurrent)
+        only = {x for x in o.only.split(",") if x}
+        unknown = only - {f.__name__ for f in steps}
+        if unknown:
+            raise BenchError(f"--only: no step {', '.join(sorted(unknown))}")
+        for step in steps:
+            if only and step.__name__ not in only:
+                continue
             loads[step.__name__] = float(Path("/proc/loadavg").read_text().split()[0])
             step()
         text = report(bench, info, versions, time.monotonic() - started)

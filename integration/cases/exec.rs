@@ -118,7 +118,9 @@ fn exec_into_a_sub_cgroup() {
     drop(kill);
     c.wait_status("stopped", Duration::from_secs(10));
     o.ok();
-    for line in o.stdout.lines() {
+    // a pure v1 host still has a `0::/` line, for the cgroup2 hierarchy nobody mounted
+    let v2_mounted = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() || std::path::Path::new("/sys/fs/cgroup/unified").is_dir();
+    for line in o.stdout.lines().filter(|l| v2_mounted || !l.starts_with("0::")) {
         assert!(line.ends_with("/sub"), "exec --cgroup sub: {line:?} is not the sub-cgroup");
     }
     exec_failed(&exec(&c, &["--cgroup", "nosuch", &c.id, "/bin/true"]));

@@ -7,6 +7,7 @@ pub mod cgroups_util;
 pub mod cgroups_v2;
 pub mod cgroups_verbs;
 pub mod cli;
+pub mod compat;
 pub mod devices;
 pub mod exec;
 pub mod hooks;
@@ -15,10 +16,12 @@ pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;
+pub mod rootless;
 pub mod rt_only;
 pub mod seccomp;
 pub mod security;
 pub mod terminal;
+pub mod userns;
 
 use crate::rig::Case;
 
@@ -41,7 +44,10 @@ pub fn all() -> Vec<Case> {
     v.extend(seccomp::cases());
     v.extend(security::cases());
     v.extend(lsm::cases());
+    v.extend(userns::cases());
+    v.extend(rootless::cases());
     v.extend(terminal::cases());
+    v.extend(compat::cases());
     if std::env::var_os("RT_TEST_SELFTEST_LEAK").is_some() {
         v.push(crate::case!(selftest_leak_a_container));
     }

@@ -28,6 +28,7 @@ pub fn cases() -> Vec<Case> {
         case!(seccomp_argument_condition_allows_one_value_and_blocks_another),
         case!(seccomp_unknown_names_are_skipped),
         case!(seccomp_calls_newer_than_the_profile_get_enosys).host_skip(no_containers_profile),
+        case!(seccomp_a_profile_without_rts_own_calls_still_starts).host_skip(no_containers_profile),
         case!(seccomp_no_new_privileges_false_stays_false),
         case!(seccomp_the_containers_default_profile_runs_a_workload).host_skip(no_containers_profile),
         case!(seccomp_exec_gets_the_containers_filter),
@@ -191,6 +192,34 @@ fn seccomp_calls_newer_than_the_profile_get_enosys() {
     let r: Vec<Value> = o.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(r[0]["error"], "ENOSYS", "clone3, newer than the profile: {r:?}");
     assert_eq!(r[1]["error"], "EPERM", "reboot, known to the profile and not allowed: {r:?}");
+}
+
+/// Without noNewPrivileges the filter is loaded before the user switch, so rt's own last calls
+/// run under it: an allowlist that names landlock (so nothing below it gets ENOSYS) but not
+/// close_range or faccessat2, as runtime-tools' default profile is, must still start the
+/// program (found by the suite: rt used both, and every container of it failed with EPERM).
+fn seccomp_a_profile_without_rts_own_calls_still_starts() {
+    let mut profile: Value = serde_json::from_str(&std::fs::read_to_string(CONTAINERS_PROFILE).unwrap()).unwrap();
+    for rule in profile["syscalls"].as_array_mut().unwrap() {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|n| !["close_range", "faccessat2"].contains(&n.as_str().unwrap_or("")));
+        }
+    }
+    let names: Vec<&str> =
+        profile["syscalls"].as_array().unwrap().iter().flat_map(|r| r["names"].as_array().unwrap().iter().filter_map(|n| n.as_str())).collect();
+    assert!(names.contains(&"landlock_create_ruleset"), "the profile names a call newer than close_range");
+    for nnp in [false, true] {
+        let mut c = Ctr::new(&format!("sc-old-allowlist-{nnp}"));
+        c.set("/linux/seccomp", profile.clone());
+        c.set("/process/noNewPrivileges", json!(nnp));
+        c.set("/process/user", json!({"uid": 1000, "gid": 1000}));
+        c.args(&["/bin/sh", "-c", "grep Seccomp: /proc/self/status; ls -d /proc/self/fd/* 2>/dev/null; true"]);
+        let o = c.run();
+        o.ok();
+        assert!(o.stdout.contains("Seccomp:\t2"), "noNewPrivileges {nnp}: {o}");
+        let fds: Vec<&str> = o.stdout.lines().filter(|l| l.starts_with("/proc/self/fd/")).collect();
+        assert_eq!(fds, ["/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2"], "noNewPrivileges {nnp}: only stdio reaches the program");
+    }
 }
 
 fn seccomp_no_new_privileges_false_stays_false() {

@@ -285,6 +285,8 @@ class Docker(DockerLike):
             "storage-driver": "overlay2",
             "log-driver": "json-file",
             "features": {"buildkit": False},
+            # what the README tells users to write (rather than dockerd's --add-runtime flag)
+            "runtimes": {self.runtime_name: {"path": self.runtime}},
         }
         with open(self.path("daemon.json"), "w") as f:
             json.dump(cfg, f, indent=1)
@@ -300,8 +302,7 @@ class Docker(DockerLike):
         write_containerd_config(self.path("containerd", "config.toml"), self.path("containerd"), csock)
         self.spawn_daemon(["/usr/bin/containerd", "--config", self.path("containerd", "config.toml")],
                           self.socket_ready(csock), os.path.join(self.lane.logdir, "docker-containerd.log"))
-        self.spawn_daemon(["/usr/sbin/dockerd", "--config-file", self.path("daemon.json"), "--containerd", csock,
-                           "--add-runtime", f"{self.runtime_name}={self.runtime}", "--debug"],
+        self.spawn_daemon(["/usr/sbin/dockerd", "--config-file", self.path("daemon.json"), "--containerd", csock, "--debug"],
                           self.socket_ready(self.sock), os.path.join(self.lane.logdir, "docker-dockerd.log"))
         self.cli("info", timeout=60)
 
@@ -326,7 +327,7 @@ class Docker(DockerLike):
                             f"(inode {k.st_ino}, the container's is {n.st_ino}): the prestart hook did not run")
 
     def runtime_state_dirs(self):
-        # dockerd passes --root <exec-root>/runtime-<...>/moby (seen: runtime-runc for --add-runtime rtest=...)
+        # dockerd passes --root <exec-root>/runtime-<...>/moby (seen: runtime-runc for the rtest runtime)
         ex = self.path("exec")
         return [os.path.join(ex, d) for d in (os.listdir(ex) if os.path.isdir(ex) else []) if d.startswith("runtime-")] + \
             ["/run/" + os.path.basename(self.runtime)]

@@ -64,6 +64,21 @@ pub fn is_frozen(cg: &Cgroup) -> bool {
     }
 }
 
+/// Whether a process in the cgroup is frozen now, or would be as soon as it entered: frozen
+/// or freezing itself, or through an ancestor (v1 `freezer.state` says FROZEN or FREEZING for
+/// both; v2 `cgroup.freeze` is 1, or `cgroup.events` says `frozen 1`, which a new cgroup
+/// below a frozen one starts with). The check before an init is placed, and while rt waits on
+/// one.
+pub fn would_freeze(cg: &Cgroup) -> bool {
+    match freezer(cg) {
+        Some(Freezer::V1(p)) => fs::read(&p.join("freezer.state")).is_ok_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING")),
+        Some(Freezer::V2(p)) => {
+            fs::read(&p.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1") || fs::read(&p.join("cgroup.events")).is_ok_and(|s| events_frozen(&s))
+        }
+        None => false,
+    }
+}
+
 /// How long `pause` waits for every task to stop before giving up (and thawing again).
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -103,6 +103,23 @@ pub fn plan(layout: &Layout, cgroups_path: Option<&Path>, id: &str) -> Result<Cg
     Ok(Cgroup { dirs })
 }
 
+/// The cgroup rt itself runs in, in every hierarchy where it is below the mount (what a
+/// rootless container without a cgroup of its own sees at /sys/fs/cgroup).
+pub fn own(layout: &Layout) -> Cgroup {
+    let dirs = layout
+        .hierarchies
+        .iter()
+        .filter_map(|h| {
+            let (controllers, v2) = match &h.kind {
+                HierarchyKind::V1 { controllers } => (controllers.clone(), false),
+                HierarchyKind::V2 => (Vec::new(), true),
+            };
+            Some(CgroupDir { path: h.own_dir()?, mount: h.mountpoint.clone(), controllers, v2 })
+        })
+        .collect();
+    Cgroup { dirs }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApplyMode {
     Create,
+    /// Create for a rootless container: no device rules (loading the v2 filter takes
+    /// CAP_SYS_ADMIN, and in a user namespace the container cannot make device nodes anyway).
+    CreateRootless,
     Update,
 }
 

@@ -16,13 +16,20 @@ fn fs_err(op: &'static str, path: &Path, errno: Errno, hint: &str) -> Error {
 /// join it. Everything this call made is removed again if a later step fails.
 pub fn create(cg: &Cgroup) -> Result<()> {
     let mut made: Vec<PathBuf> = Vec::new();
+    let mut existed = false;
     let result = (|| {
         for d in &cg.dirs {
             let (existing, new) = mkdir_p(d, &mut made)?;
+            let cpuset = !d.v2 && d.controllers.iter().any(|c| c == "cpuset");
             if new.is_empty() {
+                existed = true;
+                if cpuset {
+                    // made by someone else (an engine, by hand): it may still be empty
+                    init_cpuset(d, &d.path, &[])?;
+                }
                 continue;
             }
-            if !d.v2 && d.controllers.iter().any(|c| c == "cpuset") {
+            if cpuset {
                 init_cpuset(d, &existing, &new)?;
             }
             // Pure v2: enable every controller the parent has, as runc and crun do, so that
@@ -32,11 +39,23 @@ pub fn create(cg: &Cgroup) -> Result<()> {
                 enable_all(&existing, &new[..new.len() - 1]);
             }
         }
+        // runc's check, before anything is placed there: an init in a frozen cgroup never
+        // gets to say it is ready.
+        if super::control::would_freeze(cg) {
+            return Err(Error::msg("container's cgroup unexpectedly frozen"));
+        }
         Ok(())
     })();
     if result.is_err() {
         for p in made.iter().rev() {
             let _ = fs::rmdir(p);
+        }
+    } else if existed {
+        // runc's warning: another container (or anything else) already lives there, and its
+        // processes will keep the cgroup from being removed with this container.
+        let n = super::control::pids(cg).map(|p| p.len()).unwrap_or(0);
+        if n > 0 {
+            crate::logging::warn(&format!("container's cgroup is not empty: {n} process(es) found"));
         }
     }
     result
@@ -78,21 +97,26 @@ fn mkdir_p(d: &CgroupDir, made: &mut Vec<PathBuf>) -> Result<(PathBuf, Vec<PathB
 }
 
 /// v1 cpuset: a new cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, and no process can
-/// join it until they are set. Copy them down from the nearest ancestor that has them.
+/// join it until they are set; nor can they be set while its parent's are empty. Each file is
+/// copied down from the nearest ancestor that has it, into every empty directory on the way
+/// (a pod cgroup made with a plain mkdir, as runc fills it) and into the new ones. `existing`
+/// is the deepest directory that was there before, `new` those made below it, top-down.
 fn init_cpuset(d: &CgroupDir, existing: &Path, new: &[PathBuf]) -> Result<()> {
-    let mut from = existing.to_owned();
-    let (cpus, mems) = loop {
-        let read = |f: &str| fs::read(&from.join(f)).map(|s| s.trim().to_owned()).map_err(|e| fs_err("reading", &from.join(f), e, ""));
-        let (c, m) = (read("cpuset.cpus")?, read("cpuset.mems")?);
-        if (!c.is_empty() && !m.is_empty()) || from == d.mount {
-            break (c, m);
-        }
-        from = from.parent().map(Path::to_path_buf).unwrap_or_else(|| d.mount.clone());
-    };
-    for dir in new {
-        for (file, v) in [("cpuset.cpus", &cpus), ("cpuset.mems", &mems)] {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let read = |dir: &Path| fs::read(&dir.join(file)).map(|s| s.trim().to_owned()).map_err(|e| fs_err("reading", &dir.join(file), e, ""));
+        let mut empty: Vec<PathBuf> = Vec::new();
+        let mut from = existing.to_owned();
+        let value = loop {
+            let v = read(&from)?;
+            if !v.is_empty() || from == d.mount || !from.starts_with(&d.mount) {
+                break v;
+            }
+            empty.push(from.clone());
+            from = from.parent().map(Path::to_path_buf).unwrap_or_else(|| d.mount.clone());
+        };
+        for dir in empty.iter().rev().chain(new) {
             let p = dir.join(file);
-            fs::write(&p, v).map_err(|e| fs_err("initialising", &p, e, ""))?;
+            fs::write(&p, &value).map_err(|e| fs_err("initialising", &p, e, ""))?;
         }
     }
     Ok(())
@@ -185,15 +209,30 @@ const RMDIR_ATTEMPTS: u32 = 11;
 
 pub fn destroy(cg: &Cgroup) -> Result<()> {
     let mut first = None;
+    let mut others = Vec::new();
     for d in &cg.dirs {
         if let Err(e) = remove_tree(&d.path) {
-            first.get_or_insert(e);
+            if first.is_some() {
+                others.push(d.path.display().to_string());
+            } else {
+                first = Some(e);
+            }
         }
     }
-    first.map_or(Ok(()), Err)
+    match first {
+        // the error of the first, with the others' directories (busy the same way, usually)
+        Some(Error::CgroupFs { op, path, errno, mut hint }) if !others.is_empty() => {
+            hint.push_str(&format!("; not removed either: {}", others.join(", ")));
+            Err(Error::CgroupFs { op, path, errno, hint })
+        }
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-/// rmdir `dir`, after the cgroups the container may have made below it.
+/// rmdir `dir`, after the cgroups the container may have made below it. While it is busy with
+/// processes that are on their way out, rmdir is tried again; with one that is not (the cgroup
+/// is shared with another container), at once the error.
 fn remove_tree(dir: &Path) -> Result<()> {
     for attempt in 0..RMDIR_ATTEMPTS {
         match fs::rmdir(dir) {
@@ -201,6 +240,10 @@ fn remove_tree(dir: &Path) -> Result<()> {
             Err(Errno(libc::EBUSY)) => {
                 if remove_children(dir)? {
                     continue;
+                }
+                let pids = fs::read(&dir.join("cgroup.procs")).map(|t| fs::parse_pids(&t)).unwrap_or_default();
+                if !pids.is_empty() && !pids.iter().any(|&p| dying(p)) {
+                    break;
                 }
                 if attempt + 1 < RMDIR_ATTEMPTS {
                     std::thread::sleep(Duration::from_millis(1 << attempt));
@@ -212,6 +255,28 @@ fn remove_tree(dir: &Path) -> Result<()> {
     let pids = fs::read(&dir.join("cgroup.procs")).map(|t| fs::parse_pids(&t)).unwrap_or_default();
     let hint = if pids.is_empty() { String::new() } else { format!(" (processes still inside: {pids:?})") };
     Err(fs_err("removing", dir, Errno(libc::EBUSY), &hint))
+}
+
+/// Whether `pid` is on its way out: gone, a zombie, exiting (`PF_EXITING` in the flags of
+/// /proc/PID/stat), or with a SIGKILL it has not acted on yet. A process that is none of
+/// these was not just killed with the container.
+fn dying(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return true };
+    // after the command's ")": state (field 3), ..., flags (field 9)
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+    if matches!(fields.first().copied(), None | Some("Z" | "X" | "x")) {
+        return true;
+    }
+    if fields.get(6).and_then(|f| f.parse::<u64>().ok()).is_some_and(|f| f & PF_EXITING != 0) {
+        return true;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter_map(|l| l.strip_prefix("SigPnd:").or_else(|| l.strip_prefix("ShdPnd:")))
+        .any(|m| u64::from_str_radix(m.trim(), 16).is_ok_and(|m| m & SIGKILL_BIT != 0))
 }
 
 /// Removes the sub-cgroups of `dir`; whether there were any.
@@ -232,6 +297,12 @@ fn remove_children(dir: &Path) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_process_is_not_dying_a_gone_one_is() {
+        assert!(!dying(std::process::id() as i32));
+        assert!(dying(i32::MAX));
+    }
 
     #[test]
     fn delegation_needs_the_root_or_no_processes() {

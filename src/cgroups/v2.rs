@@ -130,7 +130,7 @@ pub fn cpu(c: &LinuxCpu, mode: ApplyMode, current_cpu_max: Option<&str>) -> Resu
         (None, Some(p)) => {
             let keep = match mode {
                 ApplyMode::Update => current_cpu_max.and_then(|s| s.split_whitespace().next()).unwrap_or("max"),
-                ApplyMode::Create => "max",
+                ApplyMode::Create | ApplyMode::CreateRootless => "max",
             };
             Some((format!("{keep} {p}"), "period"))
         }

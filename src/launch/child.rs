@@ -48,6 +48,8 @@ pub struct InitContext<'a> {
     pub hooks_stage: bool,
     /// Where the master of the process's pty goes, with `process.terminal`.
     pub console: Console,
+    /// The topology has the `IdMaps` stage: the init waits for its maps before anything.
+    pub id_maps: bool,
 }
 
 /// Where a terminal's master goes.
@@ -168,6 +170,18 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     if let Some(mask) = &c.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
     }
+    // Born dumpable when an unprivileged rt writes the maps (see parent.rs); no longer.
+    let unprivileged_maps = c.id_maps && sys::effective_ids().0 != 0 && p.id_maps.is_some();
+    // with the maps, the idmapped trees rt made for the idmapped mounts
+    let idmapped = if c.id_maps { c.channel.expect_fds(ToChild::Mapped)? } else { vec![] };
+    if unprivileged_maps {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
+    if p.ns.has(LinuxNamespaceType::User) {
+        // Root of its user namespace from here on (created or joined, it was nobody there).
+        sys::setresgid(0).ctx("linux.gidMappings: become the container's root group")?;
+        sys::setresuid(0).ctx("linux.uidMappings: become the container's root")?;
+    }
     match c.step.placement {
         Placement::None => {}
         Placement::SelfWrite => p.cgroup.place_self()?,
@@ -202,7 +216,7 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     }
 
     if p.ns.has(LinuxNamespaceType::Mount) {
-        rootfs::build(&p.root)?;
+        rootfs::build(&p.root, idmapped)?;
         if c.hooks_stage {
             c.channel.send(&FromChild::Mounted)?;
             let state = c.channel.expect_with("Hooks", |m| match m {
@@ -265,11 +279,23 @@ fn become_process(proc_: &process::ProcessPlan) -> Result<(Executable, Vec<Strin
     if let Some(sc) = proc_.seccomp.as_ref().filter(|_| !proc_.no_new_privileges) {
         listener = install(sc)?;
     }
+    // runc's order: the cwd is entered while the process still has root's access (a 0700
+    // /root for uid 42 works), and again as the user only if that was refused (a directory
+    // that only the user may enter, on a volume chowned to it).
+    let entered = match sys::chdir(&proc_.cwd) {
+        Ok(()) => true,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => false,
+        Err(e) => return Err(e).with_ctx(|| format!("process.cwd: chdir to {}", proc_.cwd.display())),
+    };
     process::switch_user(proc_)?;
     if proc_.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).ctx("process.noNewPrivileges")?;
     }
-    process::enter_cwd(&proc_.cwd)?;
+    if entered {
+        process::check_cwd(&proc_.cwd)?;
+    } else {
+        process::enter_cwd(&proc_.cwd)?;
+    }
     let path = process::lookup(&proc_.args[0], &env).prefix(|| "process.args[0]")?;
     let exe = process::open_executable(&path, &proc_.args, proc_.rt_binary).prefix(|| "process.args[0]")?.with_rename_dir(rename_dir);
     sys::umask(proc_.umask);
@@ -289,6 +315,27 @@ pub struct ExecContext<'a> {
     /// As the init's: for `process.oomScoreAdj`.
     pub host_proc: Option<RawFd>,
     pub console: Console,
+}
+
+/// exec's intermediate (an unprivileged rt): joins the init's namespaces, user first, then
+/// clones the process (as rt's child), which is then in its pid namespace too.
+pub fn exec_intermediate(step: &ProcessStep, channel: &ChildEnd, ns: &crate::namespaces::NamespacePlan, close: Vec<RawFd>, process: &ExecContext) -> ! {
+    close_fds(&close);
+    let result = (|| -> Result<()> {
+        if step.placement == Placement::SelfWrite {
+            process.plan.cgroup.place_self()?;
+        }
+        ns.enter(&step.joins)?;
+        match sys::clone3(libc::CLONE_PARENT as u64, None).ctx("clone")? {
+            Forked::Child => exec_process(process),
+            Forked::Parent(pid) => channel.send(&FromChild::InitPid(pid)),
+        }
+    })();
+    if let Err(e) = result {
+        channel.fail(Step::Intermediate, e);
+        sys::exit_now(1);
+    }
+    sys::exit_now(0)
 }
 
 /// `exec`'s process: into the cgroup, the init's namespaces (rt already put it in the pid and

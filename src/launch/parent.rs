@@ -17,6 +17,7 @@ use super::Mode;
 use crate::cgroups::Cgroup;
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, HookState, Kind};
+use crate::namespaces::IdMaps;
 use crate::state::{self, ContainerDir, State, Status};
 use crate::sys::{self, ExitStatus, Forked, Pid};
 use crate::{logging, namespaces, signals, spec, terminal};
@@ -89,9 +90,17 @@ struct Guard<'a> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        for pid in [self.intermediate, self.init].into_iter().flatten() {
+        let pids: Vec<Pid> = [self.intermediate, self.init].into_iter().flatten().collect();
+        for &pid in &pids {
             let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::waitpid(pid, 0);
+        }
+        // A frozen task acts on SIGKILL only once thawed (a create that failed because its
+        // cgroup froze); the reaping is bounded all the same, should an ancestor hold it.
+        if let Some(cg) = self.cgroup.filter(|cg| !pids.is_empty() && cg.would_freeze()) {
+            let _ = cg.thaw();
+        }
+        for pid in pids {
+            reap_within(pid, std::time::Duration::from_secs(5));
         }
         if let Some(cg) = self.cgroup {
             let _ = cg.destroy();
@@ -107,6 +116,19 @@ impl Drop for Guard<'_> {
     }
 }
 
+/// waitpid, given up after `limit` (with a warning: the killed process is reaped by whoever
+/// inherits it).
+fn reap_within(pid: Pid, limit: std::time::Duration) {
+    let end = std::time::Instant::now() + limit;
+    while let Ok(None) = sys::waitpid(pid, libc::WNOHANG) {
+        if std::time::Instant::now() > end {
+            logging::warn(&format!("container process {pid} did not exit after SIGKILL within {limit:?}"));
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// What the topology is planned from.
 fn facts(p: &ContainerPlan, mode: Mode) -> Facts {
     Facts {
@@ -117,6 +139,7 @@ fn facts(p: &ContainerPlan, mode: Mode) -> Facts {
         create: mode == Mode::Create,
         hooks_before_pivot: p.hooks.before_pivot(),
         console_to_rt: p.process.terminal.is_some() && p.console_socket.is_none(),
+        idmap_mounts: p.root.mounts.iter().any(|m| m.idmap.is_some()),
     }
 }
 
@@ -158,7 +181,11 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     for skipped in p.cgroup.ignored(&p.resources) {
         logging::warn(&format!("{skipped} is not supported on this host's cgroups: ignored"));
     }
-    p.cgroup.apply(&p.resources)?;
+    if p.rootless {
+        p.cgroup.apply_rootless(&p.resources)?;
+    } else {
+        p.cgroup.apply(&p.resources)?;
+    }
     let cgroup_fd = p.cgroup.clone_into_fd()?;
     if topology.time_namespace {
         namespaces::prepare_time_namespace(p.ns.time_offsets.as_deref().unwrap_or(""))?;
@@ -195,11 +222,24 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
         hooks_stage: topology.stages.contains(&Stage::Hooks),
         console,
+        id_maps: topology.stages.contains(&Stage::IdMaps),
     };
 
     let first = &topology.processes[0];
     logging::debug(|| format!("create {}: {topology:?}", p.id));
-    let cloned = sys::clone3(first.clone_flags, if first.into_cgroup { cgroup_fd.as_ref().map(|f| f.as_fd()) } else { None }).ctx("clone")?;
+    // An unprivileged rt (or newuidmap) can open the init's /proc files only while it is
+    // dumpable: it is born so and stops being so as soon as its maps are written. Nothing of the
+    // container exists yet that could use the window; rt itself is dumpable again only for the
+    // clone.
+    let born_dumpable = p.id_maps.is_some() && sys::effective_ids().0 != 0;
+    if born_dumpable {
+        sys::prctl(libc::PR_SET_DUMPABLE, 1).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
+    let cloned = sys::clone3(first.clone_flags, if first.into_cgroup { cgroup_fd.as_ref().map(|f| f.as_fd()) } else { None }).ctx("clone");
+    if born_dumpable && !matches!(cloned, Ok(Forked::Child)) {
+        sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
+    }
+    let cloned = cloned?;
     match (cloned, &mid) {
         (Forked::Child, Some((_, mid_end))) => {
             let mut init_close = close.clone();
@@ -212,10 +252,17 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     }
     drop(init_end);
     drop(console_sock);
-    let mid = mid.map(|(rt_end, child_end)| {
+    let mut mid = mid.map(|(rt_end, child_end)| {
         drop(child_end);
         rt_end
     });
+    // A child that cannot go on (its cgroup frozen) ends the waits on it; see `Watch`.
+    let watch = |pid| Some(channel::Watch { cgroup: p.cgroup.clone(), pid });
+    let mut init_rt = init_rt;
+    init_rt.watch(watch(guard.init))?;
+    if let Some(m) = mid.as_mut() {
+        m.watch(watch(guard.intermediate))?;
+    }
 
     let mut recorded = None;
     let mut master = None;
@@ -223,16 +270,17 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
         logging::debug(|| format!("create {}: {stage:?}", p.id));
         match stage {
             Stage::InitPid => {
-                let ch = mid.as_ref().ok_or_else(|| Error::msg("no intermediate"))?;
-                let pid = match ch.recv()? {
-                    Some((FromChild::InitPid(pid), _)) => pid,
-                    Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
-                    _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
-                };
-                guard.init = Some(pid);
-                if let Some(mid_pid) = guard.intermediate.take() {
-                    let _ = sys::waitpid(mid_pid, 0);
+                let pid = receive_init_pid(mid.as_ref(), &mut guard)?;
+                init_rt.watch(watch(Some(pid)))?;
+            }
+            Stage::IdMaps => {
+                let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
+                if let Some(m) = &p.id_maps {
+                    write_id_maps(pid, m)?;
                 }
+                let trees = idmapped_trees(p, pid)?;
+                let raw: Vec<i32> = trees.iter().map(|t| t.as_raw_fd()).collect();
+                init_rt.send_fds(&ToChild::Mapped, &raw)?;
             }
             Stage::Place => {
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
@@ -273,6 +321,8 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                     send_pidfd(sock, pid)?;
                 }
                 let state = (!p.hooks.start_container.is_empty()).then(|| hook_state(p, Kind::StartContainer, pid));
+                // Recorded: from here a frozen cgroup is someone's `pause`.
+                init_rt.watch(None)?;
                 init_rt.send(&ToChild::Go { state })?;
             }
             Stage::Exec => match init_rt.recv()? {
@@ -304,9 +354,11 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
         v2_dir: p.cgroup.v2_dir().is_some(),
         v1_dirs: p.cgroup.needs_pid_writes(),
         console_to_rt: p.process.terminal.is_some() && p.console_socket.is_none(),
+        rt_privileged: sys::effective_ids().0 == 0,
     });
     let step = topology.init();
-    let cgroup_fd = if step.into_cgroup { p.cgroup.clone_into_fd()? } else { None };
+    let first = &topology.processes[0];
+    let cgroup_fd = if first.into_cgroup { p.cgroup.clone_into_fd()? } else { None };
     let console_to_rt = p.process.terminal.is_some() && p.console_socket.is_none();
     let signals = if detach { None } else { Some(forwarding_signalfd(console_to_rt)?) };
     let console_sock = p.console_socket.as_deref().map(terminal::connect_console).transpose()?;
@@ -317,29 +369,45 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
     };
     let host_proc = if p.process.oom_score_adj.is_some() { Some(open_host_proc()?) } else { None };
     let (rt_end, child_end) = channel::pair()?;
-    let close = [Some(rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
+    let mid = topology.intermediate().map(|_| channel::pair()).transpose()?;
+    let mut close: Vec<i32> =
+        [Some(rt_end.raw()), signals.as_ref().map(|(fd, _)| fd.as_raw_fd()), cgroup_fd.as_ref().map(|f| f.as_raw_fd())].into_iter().flatten().collect();
+    close.extend(mid.as_ref().map(|(rt_mid, _)| rt_mid.raw()));
     // Where rt's children are born; rt itself stays where it is.
     p.ns.enter(&topology.parent_joins)?;
     logging::debug(|| format!("exec {}: {topology:?}", p.id));
-    let pid = match sys::clone3(step.clone_flags, cgroup_fd.as_ref().map(|f| f.as_fd())).ctx("clone")? {
-        Forked::Child => child::exec_process(&ExecContext {
-            plan: p,
-            step,
-            channel: &child_end,
-            sigmask: signals.as_ref().map(|(_, old)| *old),
-            close,
-            host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
-            console,
-        }),
-        Forked::Parent(pid) => pid,
+    let ctx = |close: Vec<i32>| ExecContext {
+        plan: p,
+        step,
+        channel: &child_end,
+        sigmask: signals.as_ref().map(|(_, old)| *old),
+        close,
+        host_proc: host_proc.as_ref().map(|f| f.as_raw_fd()),
+        console,
     };
+    let mut guard = Guard { dir: None, cgroup: None, init: None, intermediate: None, poststop: None };
+    match (sys::clone3(first.clone_flags, cgroup_fd.as_ref().map(|f| f.as_fd())).ctx("clone")?, &mid) {
+        (Forked::Child, Some((_, mid_end))) => {
+            let mut inner = close.clone();
+            inner.push(mid_end.raw());
+            child::exec_intermediate(first, mid_end, &p.ns, close, &ctx(inner))
+        }
+        (Forked::Child, None) => child::exec_process(&ctx(close)),
+        (Forked::Parent(pid), Some(_)) => guard.intermediate = Some(pid),
+        (Forked::Parent(pid), None) => guard.init = Some(pid),
+    }
     drop(child_end);
     drop(console_sock);
+    let mid = mid.map(|(rt_mid, child_mid)| {
+        drop(child_mid);
+        rt_mid
+    });
     let mut master = None;
-    let mut guard = Guard { dir: None, cgroup: None, init: Some(pid), intermediate: None, poststop: None };
+    let mut pid = guard.init.unwrap_or(0);
     for stage in &topology.stages {
         logging::debug(|| format!("exec {}: {stage:?}", p.id));
         match stage {
+            Stage::InitPid => pid = receive_init_pid(mid.as_ref(), &mut guard)?,
             Stage::Console => master = Some(receive_console(&rt_end)?),
             Stage::Ready => match rt_end.recv()? {
                 Some((FromChild::Ready, fds)) => pass_listener(&p.process, fds, pid, &p.container_state)?,
@@ -367,7 +435,7 @@ pub fn launch_exec(p: &ExecPlan, detach: bool) -> Result<Launched> {
                     return Err(child_error(step, error));
                 }
             }
-            Stage::InitPid | Stage::Place | Stage::Hooks => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
+            Stage::IdMaps | Stage::Place | Stage::Hooks => return Err(Error::msg(format!("exec has no {stage:?} stage"))),
         }
     }
     guard.init = None;
@@ -408,6 +476,102 @@ fn pass_listener(process: &crate::process::ProcessPlan, fds: Vec<OwnedFd>, pid: 
     crate::seccomp::send_listener(&l.path, &json, fd.as_fd())
 }
 
+/// The idmapped mounts' trees, made by rt (idmapping a mount takes privileges over the
+/// filesystem, which the init in its user namespace has not): each source cloned detached and
+/// given the idmap of the container's user namespace, or of one made for the mount's own
+/// mappings; the init attaches them where they go.
+fn idmapped_trees(p: &ContainerPlan, init: Pid) -> Result<Vec<OwnedFd>> {
+    let mut trees = Vec::new();
+    let mut own: Option<OwnedFd> = None;
+    for m in p.root.mounts.iter().filter(|m| m.idmap.is_some()) {
+        let (Some(idmap), crate::rootfs::mounts::MountKind::Bind { source }) = (&m.idmap, &m.kind) else { continue };
+        let userns = match &idmap.maps {
+            Some(maps) => userns_with(maps).map_err(|e| e.prefixed(format!("{}: make a user namespace of its mappings", m.field())))?,
+            None => match &own {
+                Some(fd) => fd.try_clone().ctx("dup")?,
+                None => {
+                    let fd = sys::open(Path::new(&format!("/proc/{init}/ns/user")), libc::O_RDONLY, 0).ctx("open the container's user namespace")?;
+                    own = Some(fd.try_clone().ctx("dup")?);
+                    fd
+                }
+            },
+        };
+        let tree = sys::open_tree(None, source, true, idmap.recursive || m.opts.flags & libc::MS_REC != 0)
+            .with_ctx(|| format!("{}: bind {}", m.field(), source.display()))?;
+        let attr = sys::MountAttr { attr_set: sys::MOUNT_ATTR_IDMAP, userns_fd: userns.as_raw_fd() as u64, ..Default::default() };
+        sys::mount_setattr(tree.as_fd(), idmap.recursive, &attr).with_ctx(|| format!("{}: idmap {}", m.field(), source.display()))?;
+        trees.push(tree);
+    }
+    Ok(trees)
+}
+
+/// A user namespace with these maps, for an idmapped mount: a child of rt is cloned into a new
+/// one, rt writes its maps and keeps a handle of it, and the child ends.
+fn userns_with(maps: &IdMaps) -> Result<OwnedFd> {
+    let (hold, release) = sys::pipe().ctx("pipe")?;
+    match sys::clone3(libc::CLONE_NEWUSER as u64, None).ctx("clone")? {
+        Forked::Child => {
+            drop(release);
+            // waits until rt has what it needs, then goes
+            let _ = sys::read(hold.as_fd(), &mut [0u8; 1]);
+            sys::exit_now(0)
+        }
+        Forked::Parent(pid) => {
+            drop(hold);
+            let made =
+                write_id_maps(pid, maps).and_then(|()| sys::open(Path::new(&format!("/proc/{pid}/ns/user")), libc::O_RDONLY, 0).ctx("open its user namespace"));
+            drop(release);
+            let _ = sys::waitpid(pid, 0);
+            made
+        }
+    }
+}
+
+/// The maps of the init's new user namespace, written by rt from the parent namespace (as
+/// root it may map any range; the init waits meanwhile). As root, gid_map is written with
+/// setgroups left allowed. An unprivileged rt may map only its own uid and gid, one line each,
+/// and its gid only after setgroups is "deny"; anything more goes through Debian's setuid
+/// newuidmap and newgidmap, which check the ranges against /etc/subuid and /etc/subgid.
+fn write_id_maps(pid: Pid, m: &IdMaps) -> Result<()> {
+    let (uid, gid) = sys::effective_ids();
+    if uid != 0 {
+        let own = |map: &[crate::namespaces::IdMap], id: u32| map.len() == 1 && map[0].host == id && map[0].size == 1;
+        if !(own(&m.uid, uid) && own(&m.gid, gid)) {
+            return map_with_helpers(pid, m);
+        }
+        let path = format!("/proc/{pid}/setgroups");
+        let f = sys::open(Path::new(&path), libc::O_WRONLY, 0).with_ctx(|| format!("linux.gidMappings: open {path}"))?;
+        sys::write_all(f.as_fd(), b"deny").with_ctx(|| format!("linux.gidMappings: write {path}"))?;
+    }
+    for (file, map, field) in [("uid_map", &m.uid, "linux.uidMappings"), ("gid_map", &m.gid, "linux.gidMappings")] {
+        let path = format!("/proc/{pid}/{file}");
+        let f = sys::open(Path::new(&path), libc::O_WRONLY, 0).with_ctx(|| format!("{field}: open {path}"))?;
+        // one write: the kernel takes a map whole, once
+        sys::write_all(f.as_fd(), IdMaps::text(map).as_bytes()).with_ctx(|| format!("{field}: write {path}"))?;
+    }
+    Ok(())
+}
+
+/// `newuidmap PID C H S ...` and `newgidmap PID C H S ...` (package uidmap).
+fn map_with_helpers(pid: Pid, m: &IdMaps) -> Result<()> {
+    for (helper, map, field) in [("newuidmap", &m.uid, "linux.uidMappings"), ("newgidmap", &m.gid, "linux.gidMappings")] {
+        let mut args = vec![pid.to_string()];
+        for l in map {
+            args.extend([l.container.to_string(), l.host.to_string(), l.size.to_string()]);
+        }
+        let out = std::process::Command::new(helper)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::spec(field, format!("more than the own id takes {helper} (Debian's uidmap): {}", sys::errno_text(&e))))?;
+        if !out.status.success() {
+            let said = String::from_utf8_lossy(&out.stderr);
+            return Err(Error::spec(field, format!("{helper} {}: {}", args.join(" "), said.trim())));
+        }
+    }
+    Ok(())
+}
+
 /// What the poststop hooks of a container that failed to be created read.
 fn stopped_state(p: &ContainerPlan) -> String {
     HookState { oci_version: spec::OCI_VERSION, id: &p.id, status: Kind::Poststop.status(), pid: None, bundle: &p.bundle, annotations: &p.annotations }.json()
@@ -443,7 +607,9 @@ fn creating_state(p: &ContainerPlan) -> State {
 
 /// state.json and the pid file, once the init is ready: from here on, the container exists.
 fn record(creating: &State, p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
-    let start_time = state::proc_stat(init).map(|s| s.start_time).ok_or_else(|| Error::msg("unable to start container process: container init went away before it was recorded"))?;
+    let start_time = state::proc_stat(init)
+        .map(|s| s.start_time)
+        .ok_or_else(|| Error::msg("unable to start container process: container init went away before it was recorded"))?;
     let st = State { pid: init, init_start_time: start_time, status: Status::Created, ..creating.clone() };
     dir.save(&st)?;
     if let Some(pf) = &p.pid_file {
@@ -458,6 +624,22 @@ fn open_host_proc() -> Result<OwnedFd> {
 }
 
 /// A failure a child reported, with runc's wording in front; its kind stays.
+/// The pid the intermediate cloned (the init, or exec's process), recorded in the guard; the
+/// intermediate, which exits then, is reaped.
+fn receive_init_pid(mid: Option<&ParentEnd>, guard: &mut Guard) -> Result<i32> {
+    let ch = mid.ok_or_else(|| Error::msg("no intermediate"))?;
+    let pid = match ch.recv()? {
+        Some((FromChild::InitPid(pid), _)) => pid,
+        Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
+        _ => return Err(Error::msg("unable to start container process: the intermediate process died")),
+    };
+    guard.init = Some(pid);
+    if let Some(mid_pid) = guard.intermediate.take() {
+        let _ = sys::waitpid(mid_pid, 0);
+    }
+    Ok(pid)
+}
+
 fn child_error(step: Step, error: Error) -> Error {
     logging::debug(|| format!("child failed at {step:?}: {error:?}"));
     error.prefixed("unable to start container process")

@@ -11,7 +11,7 @@ use oci_spec::runtime::{LinuxNamespaceType, LinuxResources};
 use crate::cgroups::{Cgroup, Layout};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Hooks};
-use crate::namespaces::{self, NamespacePlan};
+use crate::namespaces::{self, IdMaps, NamespacePlan};
 use crate::process::{self, ProcessContext, ProcessPlan};
 use crate::rootfs::{self, RootfsContext, RootfsPlan};
 use crate::{logging, spec, sys};
@@ -29,6 +29,9 @@ pub struct CreateOptions {
     pub detached: bool,
     /// `--pidfd-socket`: a pidfd of the init goes there.
     pub pidfd_socket: Option<PathBuf>,
+    /// `--rootless` (resolved): a cgroup rt may not write is done without, unless limits are
+    /// asked for.
+    pub rootless: bool,
 }
 
 pub struct ContainerPlan {
@@ -37,6 +40,8 @@ pub struct ContainerPlan {
     pub rootfs: PathBuf,
     pub annotations: BTreeMap<String, String>,
     pub ns: NamespacePlan,
+    /// The new user namespace's maps (none without one, or with a joined one).
+    pub id_maps: Option<IdMaps>,
     pub cgroup: Cgroup,
     /// `linux.resources`, or none: the device rules start from "deny all" plus the defaults
     /// even then.
@@ -48,6 +53,8 @@ pub struct ContainerPlan {
     /// `linux.sysctl`, sorted by key.
     pub sysctls: Vec<(String, String)>,
     pub pid_file: Option<PathBuf>,
+    /// Rootless: no device rules in the cgroup, maps written as an unprivileged parent may.
+    pub rootless: bool,
     pub hooks: Hooks,
     /// Where the pty master goes (create, run -d); without it, a terminal's master comes to rt.
     pub console_socket: Option<PathBuf>,
@@ -79,8 +86,15 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
             logging::warn(&format!("no mount namespace: {} ignored (they would change the host's mounts)", skipped.join(", ")));
         }
     }
-    if ns.has(LinuxNamespaceType::User) {
-        return Err(Error::spec("linux.namespaces", "user namespaces are not supported yet"));
+    let id_maps = namespaces::id_maps(linux, &ns)?;
+    if let Some(m) = &id_maps {
+        let user = proc_.user();
+        if IdMaps::host_id(&m.uid, user.uid()).is_none() {
+            return Err(Error::spec("process.user.uid", format!("{} is not mapped by linux.uidMappings", user.uid())));
+        }
+        if IdMaps::host_id(&m.gid, user.gid()).is_none() {
+            return Err(Error::spec("process.user.gid", format!("{} is not mapped by linux.gidMappings", user.gid())));
+        }
     }
     let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
     let domainname = spec.domainname().clone().filter(|h| !h.is_empty());
@@ -93,7 +107,25 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     // Checked now, while host paths still mean the host; the fds are what the children join.
     ns.open_joins()?;
     let layout = Layout::detect()?;
-    let cgroup = Cgroup::plan(&layout, linux.cgroups_path().as_deref(), id)?;
+    let mut cgroup = Cgroup::plan(&layout, linux.cgroups_path().as_deref(), id)?;
+    let resources = linux.resources().clone().unwrap_or_default();
+    // What the container's /sys/fs/cgroup shows: its own cgroup, or for a rootless container
+    // without one, the cgroup rt runs in.
+    let mut shown = cgroup.clone();
+    if o.rootless && !cgroup.writable() {
+        if let Some(what) = limits_asked(&resources) {
+            return Err(Error::spec(
+                format!("linux.resources.{what}"),
+                format!(
+                    "rootless: uid {} may not write the container's cgroup ({}): limits need a cgroup v2 subtree delegated to it",
+                    sys::effective_ids().0,
+                    cgroup.paths().next().map(|p| p.display().to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+        shown = crate::cgroups::placement::own(&layout);
+        cgroup = Cgroup::default();
+    }
     let listen_fds = process::listen_fds(std::env::var("LISTEN_FDS").ok().as_deref(), std::env::var("LISTEN_PID").ok().as_deref(), sys::getpid());
     process::check_passed_fds(o.preserve_fds + listen_fds.unwrap_or(0))?;
     let ctx = ProcessContext {
@@ -115,15 +147,18 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         }
     }
     // On a hybrid host the container sees the v1 hierarchies, as with runc.
-    let pure_v2 = cgroup.is_pure_v2();
+    let pure_v2 = shown.is_pure_v2();
     let root = rootfs::plan(
         &spec,
         RootfsContext {
             bundle: &bundle,
             rootfs: &rootfs,
             no_pivot: o.no_pivot,
-            cgroup_mounts: cgroup.container_mounts().into_iter().filter(|m| pure_v2 || m.fstype == "cgroup").collect(),
-            own_cgroup_ns: ns.has(LinuxNamespaceType::Cgroup),
+            cgroup_mounts: shown.container_mounts().into_iter().filter(|m| pure_v2 || m.fstype == "cgroup").collect(),
+            // cgroup v1 cannot be mounted in a user namespace: its hierarchies are bound then
+            own_cgroup_ns: ns.has(LinuxNamespaceType::Cgroup) && (pure_v2 || !ns.has(LinuxNamespaceType::User)),
+            userns: ns.has(LinuxNamespaceType::User),
+            own_net_ns: ns.creates(LinuxNamespaceType::Network),
             mount_ns: ns.has(LinuxNamespaceType::Mount),
             joins_mount_ns: ns.joins(LinuxNamespaceType::Mount),
             mount_label: crate::lsm::mount_label(linux.mount_label().as_deref(), lsm_host)?,
@@ -137,8 +172,10 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
         rootfs,
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         ns,
+        id_maps,
         cgroup,
-        resources: linux.resources().clone().unwrap_or_default(),
+        resources,
+        rootless: o.rootless,
         process,
         root,
         hostname,
@@ -151,9 +188,37 @@ pub fn plan(id: &str, o: &CreateOptions) -> Result<ContainerPlan> {
     })
 }
 
+/// The first resource a config limits, other than device access (which a rootless container
+/// does without: it cannot make device nodes in its user namespace anyway).
+fn limits_asked(r: &LinuxResources) -> Option<&'static str> {
+    [
+        ("memory", r.memory().is_some()),
+        ("cpu", r.cpu().is_some()),
+        ("pids", r.pids().is_some()),
+        ("blockIO", r.block_io().is_some()),
+        ("hugepageLimits", r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())),
+        ("network", r.network().is_some()),
+        ("rdma", r.rdma().as_ref().is_some_and(|h| !h.is_empty())),
+        ("unified", r.unified().as_ref().is_some_and(|h| !h.is_empty())),
+    ]
+    .into_iter()
+    .find_map(|(f, set)| set.then_some(f))
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    #[test]
+    fn rootless_limits_that_need_a_cgroup() {
+        let r: LinuxResources = serde_json::from_str(r#"{"devices": [{"allow": false, "access": "rwm"}]}"#).unwrap();
+        assert_eq!(limits_asked(&r), None, "device rules are not limits a rootless container needs a cgroup for");
+        assert_eq!(limits_asked(&LinuxResources::default()), None);
+        let r: LinuxResources = serde_json::from_str(r#"{"hugepageLimits": [], "pids": {"limit": 5}}"#).unwrap();
+        assert_eq!(limits_asked(&r), Some("pids"), "an empty list asks nothing");
+        let r: LinuxResources = serde_json::from_str(r#"{"memory": {"limit": 1}, "cpu": {"shares": 2}}"#).unwrap();
+        assert_eq!(limits_asked(&r), Some("memory"));
+    }
 
     use super::*;
 
@@ -201,7 +266,7 @@ mod tests {
         let e = plan_err("badsource", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "/nonexistent-rt-src", "options": ["bind"]})));
         assert_eq!(e, "mounts[7].source: /nonexistent-rt-src: no such file or directory");
         let e = plan_err("idmap", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["bind", "idmap"]})));
-        assert!(e.starts_with("mounts[7] (/x): idmap mounts need a user namespace"), "{e}");
+        assert!(e.starts_with("mounts[7] (/x): an idmapped mount needs a user namespace"), "{e}");
         let e = plan_err("relsource", add(serde_json::json!({"destination": "/x", "type": "bind", "source": "data", "options": ["bind"]})));
         assert!(e.starts_with("mounts[7].source: /tmp/rt-plan-relsource-") && e.ends_with("/data: no such file or directory"), "relative to the bundle: {e}");
     }

@@ -3,12 +3,16 @@
 //! parent ([`super::parent`]) and obeyed by each child ([`super::child`]).
 //!
 //! Every way into a container is the same few steps in a different arrangement. Joining a pid
-//! or time namespace by path, or any user namespace, takes an intermediate process: setns to
-//! those changes only the namespaces of the caller's future children, so the intermediate joins
-//! and then clones the init (as rt's own child, with `CLONE_PARENT`). Otherwise one clone makes
-//! the init straight into every new namespace. On cgroup v2 the first clone lands in the cgroup
-//! (`CLONE_INTO_CGROUP`); v1 hierarchies take a pid write after it, by the init itself where it
-//! can still see the host's cgroupfs, by rt where it cannot.
+//! or time namespace by path, or a user namespace, takes an intermediate process: setns to pid
+//! and time changes only the namespaces of the caller's future children, and the namespaces a
+//! container makes in a joined user namespace must be made by a process already in it; so the
+//! intermediate joins and then clones the init (as rt's own child, with `CLONE_PARENT`).
+//! Otherwise one clone makes the init straight into every new namespace, a new user namespace
+//! included (crun's shape: the other new namespaces are then owned by it, and rt, in the parent
+//! namespace, writes its id maps while the init waits). On cgroup v2 the first clone lands in
+//! the cgroup (`CLONE_INTO_CGROUP`); v1 hierarchies take a pid write after it, by the init
+//! itself where it can still see the host's cgroupfs as root, by rt where it cannot (behind a
+//! joined mount namespace, or in a user namespace, where the host's cgroup files are not its).
 
 use oci_spec::runtime::LinuxNamespaceType;
 
@@ -62,6 +66,9 @@ pub struct ProcessStep {
 pub enum Stage {
     /// intermediate → rt: the pid of the init it cloned; rt then reaps the intermediate.
     InitPid,
+    /// rt writes the new user namespace's `uid_map` and `gid_map` (and `setgroups`), then →
+    /// init: `Mapped`. The init waits for it before anything else: until then it is nobody.
+    IdMaps,
     /// rt writes the init's pid into the v1 cgroups, then → init: `Placed`.
     Place,
     /// init → rt: the root is built, pivot_root is next (`Mounted`). rt runs the prestart and
@@ -122,6 +129,9 @@ pub struct Facts {
     pub hooks_before_pivot: bool,
     /// The process gets a terminal whose master comes back to rt (no console socket).
     pub console_to_rt: bool,
+    /// Bind mounts to idmap: rt makes their trees (host privileges) once the user namespace
+    /// exists, and sends them with `Mapped`.
+    pub idmap_mounts: bool,
 }
 
 impl Facts {
@@ -137,7 +147,8 @@ impl Facts {
 /// The launch for a container with these facts.
 pub fn plan(f: &Facts) -> Topology {
     use LinuxNamespaceType::*;
-    let intermediate = f.joins(Pid) || f.joins(Time) || f.creates(User) || f.joins(User);
+    let intermediate = f.joins(Pid) || f.joins(Time) || f.joins(User);
+    let userns = f.creates(User) || f.joins(User);
     let mut new = (f.new & !namespaces::CLONE_NEWTIME) as u64;
     // On v1 the init has to be in its cgroups before it makes its cgroup namespace.
     let cgroupns_late = f.v1_dirs && f.creates(Cgroup);
@@ -146,7 +157,7 @@ pub fn plan(f: &Facts) -> Topology {
     }
     let ordered =
         |types: &[LinuxNamespaceType]| -> Vec<LinuxNamespaceType> { JOIN_ORDER.iter().copied().filter(|t| types.contains(t) && f.joins(*t)).collect() };
-    let init_placement = match (f.v1_dirs, intermediate && f.joins(Mount)) {
+    let init_placement = match (f.v1_dirs, (intermediate && f.joins(Mount)) || userns) {
         (false, _) => Placement::None,
         (true, false) => Placement::SelfWrite,
         (true, true) => Placement::ByRt,
@@ -173,6 +184,9 @@ pub fn plan(f: &Facts) -> Topology {
             unshare_after_placement: 0,
         });
         stages.push(Stage::InitPid);
+    }
+    if f.creates(User) || f.idmap_mounts {
+        stages.push(Stage::IdMaps);
     }
     if init.placement == Placement::ByRt {
         stages.push(Stage::Place);
@@ -201,14 +215,39 @@ pub struct ExecFacts {
     pub v1_dirs: bool,
     /// `exec -t` in the foreground, without a console socket.
     pub console_to_rt: bool,
+    /// rt holds CAP_SYS_ADMIN where it runs: it may join a pid (or time) namespace for its
+    /// child. An unprivileged rt (rootless) may not: an intermediate joins the user namespace
+    /// first, then the others, and clones the process.
+    pub rt_privileged: bool,
 }
 
 /// `exec`: one clone. rt joins the pid and time namespaces itself (they only affect its
 /// children), the process is born in the cgroup on v2, writes itself into the v1 ones while
-/// it still sees the host's cgroupfs, then joins the rest (user first).
+/// it still sees the host's cgroupfs, then joins the rest (user first). An unprivileged rt
+/// cannot join them itself: an intermediate joins all (user first) and clones the process.
 pub fn plan_exec(f: &ExecFacts) -> Topology {
     use LinuxNamespaceType::*;
     let in_order = |want: &dyn Fn(LinuxNamespaceType) -> bool| JOIN_ORDER.iter().copied().filter(|t| f.joins.contains(t) && want(*t)).collect::<Vec<_>>();
+    let children_only = f.joins.iter().any(|t| matches!(t, Pid | Time));
+    if !f.rt_privileged && children_only {
+        let mid = ProcessStep {
+            role: Role::Intermediate,
+            clone_flags: 0,
+            cloned_by_intermediate: false,
+            into_cgroup: f.v2_dir,
+            joins: in_order(&|_| true),
+            placement: if f.v1_dirs { Placement::SelfWrite } else { Placement::None },
+            unshare_after_placement: 0,
+        };
+        let process =
+            ProcessStep { role: Role::Exec, cloned_by_intermediate: true, into_cgroup: false, joins: vec![], placement: Placement::None, ..mid.clone() };
+        let mut stages = vec![Stage::InitPid];
+        if f.console_to_rt {
+            stages.push(Stage::Console);
+        }
+        stages.extend([Stage::Ready, Stage::Go, Stage::Exec]);
+        return Topology { processes: vec![mid, process], stages, start_by: StartBy::Go, time_namespace: false, parent_joins: vec![] };
+    }
     let process = ProcessStep {
         role: Role::Exec,
         clone_flags: 0,
@@ -301,7 +340,8 @@ mod tests {
 
     #[test]
     fn exec_is_one_clone_with_rt_joining_pid_and_time() {
-        let t = plan_exec(&ExecFacts { joins: vec![Mount, Pid, Network, Time, User, Ipc], v2_dir: true, v1_dirs: true, console_to_rt: false });
+        let t =
+            plan_exec(&ExecFacts { joins: vec![Mount, Pid, Network, Time, User, Ipc], v2_dir: true, v1_dirs: true, console_to_rt: false, rt_privileged: true });
         assert_eq!(t.parent_joins, [Pid, Time]);
         let [p] = &t.processes[..] else { panic!("{t:?}") };
         assert_eq!(p.role, Role::Exec);
@@ -309,7 +349,7 @@ mod tests {
         assert!(p.into_cgroup);
         assert_eq!(p.placement, Placement::SelfWrite, "placed while the host's cgroupfs is still in sight");
         assert_eq!(t.stages, [Stage::Ready, Stage::Go, Stage::Exec]);
-        let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false, console_to_rt: true });
+        let t = plan_exec(&ExecFacts { joins: vec![Mount], v2_dir: true, v1_dirs: false, console_to_rt: true, rt_privileged: true });
         assert!(t.parent_joins.is_empty());
         assert_eq!(t.init().placement, Placement::None);
         assert_eq!(t.stages, [Stage::Console, Stage::Ready, Stage::Go, Stage::Exec], "exec -t in the foreground");
@@ -321,6 +361,39 @@ mod tests {
         assert_eq!(t.stages, [Stage::InitPid, Stage::Place, Stage::Hooks, Stage::Ready, Stage::Go]);
         let t = plan(&Facts { new: NEW, hooks_before_pivot: true, console_to_rt: true, ..Default::default() });
         assert_eq!(t.stages, [Stage::Hooks, Stage::Console, Stage::Ready, Stage::Go, Stage::Exec], "the pty after pivot_root");
+    }
+
+    #[test]
+    fn a_new_user_namespace_is_one_clone_and_rt_writes_its_maps() {
+        let t = plan(&Facts { new: NEW | libc::CLONE_NEWUSER, v2_dir: true, v1_dirs: true, create: true, ..Default::default() });
+        assert_eq!(t.processes.len(), 1, "crun's shape: every namespace in one clone");
+        assert_eq!(t.init().clone_flags & libc::CLONE_NEWUSER as u64, libc::CLONE_NEWUSER as u64);
+        assert_eq!(t.init().placement, Placement::ByRt, "the host's v1 cgroup files are not the init's to write");
+        assert_eq!(t.stages, [Stage::IdMaps, Stage::Place, Stage::Ready, Stage::Go]);
+        // with a pid join, the intermediate clones it; the maps come after its pid
+        let t = plan(&Facts { new: libc::CLONE_NEWUSER | libc::CLONE_NEWNS, joins: vec![Pid], v2_dir: true, ..Default::default() });
+        assert_eq!(t.processes.len(), 2);
+        assert_eq!(t.stages, [Stage::InitPid, Stage::IdMaps, Stage::Ready, Stage::Go, Stage::Exec]);
+    }
+
+    #[test]
+    fn a_joined_user_namespace_is_joined_first_by_the_intermediate() {
+        let t = plan(&Facts { new: libc::CLONE_NEWNS | libc::CLONE_NEWPID, joins: vec![Network, User], v1_dirs: true, ..Default::default() });
+        let mid = t.intermediate().unwrap();
+        assert_eq!(mid.joins, [User, Network], "user first: the rest are joined with its capabilities");
+        assert_eq!(t.init().clone_flags, (libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64, "made inside the joined user namespace");
+        assert_eq!(t.init().placement, Placement::ByRt);
+        assert!(!t.stages.contains(&Stage::IdMaps), "a joined user namespace has its maps");
+    }
+
+    #[test]
+    fn an_unprivileged_exec_joins_through_an_intermediate() {
+        let t = plan_exec(&ExecFacts { joins: vec![Mount, Pid, User, Ipc], v2_dir: true, v1_dirs: false, console_to_rt: false, rt_privileged: false });
+        assert!(t.parent_joins.is_empty(), "rt may not join a pid namespace without CAP_SYS_ADMIN");
+        let [mid, p] = &t.processes[..] else { panic!("{t:?}") };
+        assert_eq!(mid.joins, [User, Ipc, Pid, Mount], "user first: its capabilities for the rest");
+        assert!(p.cloned_by_intermediate && p.joins.is_empty());
+        assert_eq!(t.stages, [Stage::InitPid, Stage::Ready, Stage::Go, Stage::Exec]);
     }
 
     #[test]

@@ -88,11 +88,16 @@ impl DirCache {
     }
 }
 
-/// Creates `node` inside the root; what was at its path before is replaced.
-pub fn create(root: BorrowedFd, node: &Node, cache: &mut DirCache) -> Result<()> {
+/// Creates `node` inside the root; what was at its path before is replaced. In a user
+/// namespace, where mknod of a device is not allowed, the host's node at the same path is
+/// bound onto an empty file instead (runc's way); its owner is then the host's.
+pub fn create(root: BorrowedFd, node: &Node, cache: &mut DirCache, userns: bool) -> Result<()> {
     let what = || format!("{} ({})", node.field, node.path.display());
     let ids = cache.ids();
     let (dir, name) = cache.parent(root, &node.path).with_ctx(|| format!("{}: create parent", what()))?;
+    if userns && matches!(node.mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK) {
+        return bind_host_node(dir.as_fd(), &name, node).with_ctx(|| format!("{}: bind the host's {}", what(), node.path.display()));
+    }
     let dev = libc::makedev(node.major, node.minor);
     match sys::mknodat(dir.as_fd(), &name, node.mode, dev) {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
@@ -106,6 +111,26 @@ pub fn create(root: BorrowedFd, node: &Node, cache: &mut DirCache) -> Result<()>
         return Ok(());
     }
     sys::fchownat(dir.as_fd(), &name, node.uid, node.gid).with_ctx(|| format!("{}: chown", what()))
+}
+
+fn bind_host_node(dir: BorrowedFd, name: &Path, node: &Node) -> std::io::Result<()> {
+    let host = sys::stat(&node.path)?;
+    if host.st_mode & libc::S_IFMT != node.mode & libc::S_IFMT || host.st_rdev != libc::makedev(node.major, node.minor) {
+        // not the device the config names: nothing else is bound in its place
+        return Err(std::io::Error::from_raw_os_error(libc::ENODEV));
+    }
+    let target = match sys::openat(Some(dir), name, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        Ok(fd) if sys::fstat(fd.as_fd())?.st_mode & libc::S_IFMT == libc::S_IFREG => fd,
+        other => {
+            if other.is_ok() {
+                sys::unlinkat(Some(dir), name, 0)?;
+            }
+            sys::openat(Some(dir), name, libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW, 0o644)?;
+            sys::openat(Some(dir), name, libc::O_PATH | libc::O_NOFOLLOW, 0)?
+        }
+    };
+    let tree = sys::open_tree(None, &node.path, true, false)?;
+    sys::move_mount(tree.as_fd(), target.as_fd())
 }
 
 /// /dev/fd, /dev/std{in,out,err}, /dev/ptmx (and /dev/core where the host has /proc/kcore).

@@ -26,8 +26,10 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// runc's `tmpcopyup`: fill the new tmpfs with what the directory held.
     pub tmpcopyup: bool,
-    /// `idmap` / `ridmap`: needs user namespaces.
+    /// `idmap` / `ridmap`: an idmapped bind mount (needs a user namespace).
     pub idmap: bool,
+    /// `ridmap`: the submounts are idmapped too.
+    pub ridmap: bool,
 }
 
 impl MountOptions {
@@ -40,8 +42,8 @@ impl MountOptions {
 }
 
 /// The options `parse_options` acts on (not passed as filesystem data), as `features` lists
-/// them; idmapped mounts wait for user namespaces.
-pub const KNOWN_OPTIONS: [&str; 60] = [
+/// them.
+pub const KNOWN_OPTIONS: [&str; 62] = [
     "async",
     "atime",
     "bind",
@@ -102,6 +104,8 @@ pub const KNOWN_OPTIONS: [&str; 60] = [
     "rnostrictatime",
     "rnorelatime",
     "symfollow",
+    "idmap",
+    "ridmap",
 ];
 
 /// runtime-spec's mount options, as runc understands them.
@@ -159,6 +163,7 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             }
             "idmap" | "ridmap" => {
                 o.idmap = true;
+                o.ridmap |= opt == "ridmap";
                 continue;
             }
             other => {
@@ -269,6 +274,17 @@ pub struct MountStep {
     pub destination: PathBuf,
     pub kind: MountKind,
     pub opts: MountOptions,
+    /// `idmap`/`ridmap`: rt makes the idmapped tree (that takes host privileges) and the init
+    /// attaches it.
+    pub idmap: Option<Idmap>,
+}
+
+/// How a bind mount is idmapped: with its own `uidMappings`/`gidMappings`, or (none given) with
+/// the container's user namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idmap {
+    pub maps: Option<crate::namespaces::IdMaps>,
+    pub recursive: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,30 +300,47 @@ pub enum MountKind {
 }
 
 impl MountStep {
+    /// In a user namespace without a network namespace of its own, sysfs cannot be mounted:
+    /// the host's /sys is bound instead, recursively, with the same flags (runc's way).
+    pub fn sysfs_as_bind(mut self) -> MountStep {
+        if matches!(&self.kind, MountKind::Fs { typ, .. } if typ == "sysfs") {
+            self.kind = MountKind::Bind { source: PathBuf::from("/sys") };
+            self.opts.flags |= libc::MS_BIND | libc::MS_REC;
+        }
+        self
+    }
+
     /// `mounts[3] (/data)`, the prefix of every error about this mount.
     pub fn field(&self) -> String {
         format!("mounts[{}] ({})", self.index, self.destination.display())
+    }
+
+    /// A read-only tmpfs, or a read-only filesystem at /dev, is mounted read-write and made
+    /// read-only only once the root is complete (see [`super::switch`]), as runc does: the
+    /// device nodes, /dev/pts, /dev/shm and the links are made in it first.
+    pub fn readonly_later(&self) -> bool {
+        self.opts.flags & libc::MS_RDONLY != 0
+            && matches!(&self.kind, MountKind::Fs { typ, .. } if typ == "tmpfs" || paths::relative(&self.destination) == Path::new("dev"))
     }
 }
 
 /// Checks and parses `mounts[index]`. `check_source`: a bind's source is looked up now, in
 /// rt's mount namespace (not when the container joins another one, where it means something
-/// else).
-pub fn plan(index: usize, m: &Mount, bundle: &Path, check_source: bool) -> Result<MountStep> {
+/// else). `userns`: the container has a user namespace (idmapped mounts need one).
+pub fn plan(index: usize, m: &Mount, bundle: &Path, check_source: bool, userns: bool) -> Result<MountStep> {
     let dest = m.destination();
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
-    let step = |kind| MountStep { index, destination: dest.clone(), kind, opts: opts.clone() };
-    if opts.idmap {
-        return Err(Error::spec(step(MountKind::Remount).field(), "idmap mounts need a user namespace, which rt does not set up yet"));
-    }
-    if typ == "bind" || opts.is_bind() {
+    let step = |kind| MountStep { index, destination: dest.clone(), kind, opts: opts.clone(), idmap: None };
+    let bind = typ == "bind" || opts.is_bind();
+    let idmap = idmap_of(index, m, &opts, bind, userns)?;
+    if bind {
         let src = m.source().as_ref().ok_or_else(|| Error::spec(format!("mounts[{index}].source"), "missing for a bind mount"))?;
         let source = if src.is_absolute() { src.clone() } else { bundle.join(src) };
         if check_source {
             std::fs::metadata(&source).map_err(|e| Error::spec(format!("mounts[{index}].source"), format!("{}: {}", source.display(), sys::errno_text(&e))))?;
         }
-        return Ok(step(MountKind::Bind { source }));
+        return Ok(MountStep { idmap, ..step(MountKind::Bind { source }) });
     }
     if typ.is_empty() {
         return Err(Error::spec(format!("mounts[{index}].type"), "missing (and the options have no bind)"));
@@ -322,8 +355,36 @@ pub fn plan(index: usize, m: &Mount, bundle: &Path, check_source: bool) -> Resul
     Ok(step(MountKind::Fs { typ: typ.to_owned(), source }))
 }
 
+/// `idmap`/`ridmap` and the mount's own `uidMappings`/`gidMappings` (runtime-spec 1.2): only
+/// on a bind mount, only with a user namespace, mappings only with one of the two options.
+fn idmap_of(index: usize, m: &Mount, opts: &MountOptions, bind: bool, userns: bool) -> Result<Option<Idmap>> {
+    let (uid, gid) = (m.uid_mappings().as_deref().unwrap_or_default(), m.gid_mappings().as_deref().unwrap_or_default());
+    let field = format!("mounts[{index}] ({})", m.destination().display());
+    if !opts.idmap {
+        if !uid.is_empty() || !gid.is_empty() {
+            return Err(Error::spec(format!("mounts[{index}].uidMappings"), "mappings need the idmap or ridmap option"));
+        }
+        return Ok(None);
+    }
+    if !bind {
+        return Err(Error::spec(field, "idmap and ridmap are for bind mounts"));
+    }
+    if !userns {
+        return Err(Error::spec(field, "an idmapped mount needs a user namespace (linux.namespaces has none)"));
+    }
+    let maps = match (uid.is_empty(), gid.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(crate::namespaces::IdMaps {
+            uid: crate::namespaces::check_map(&format!("mounts[{index}].uidMappings"), uid)?,
+            gid: crate::namespaces::check_map(&format!("mounts[{index}].gidMappings"), gid)?,
+        }),
+        _ => return Err(Error::spec(format!("mounts[{index}].uidMappings"), "uidMappings and gidMappings go together")),
+    };
+    Ok(Some(Idmap { maps, recursive: opts.ridmap }))
+}
+
 /// Mounts one planned entry of `mounts` inside the root.
-pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
+pub fn mount_one(ctx: &MountContext, m: &MountStep, idmapped: Option<OwnedFd>, cgroupfs: &dyn Fn(&Path, &MountOptions) -> Result<()>) -> Result<()> {
     let dest = &m.destination;
     let index = m.index;
     let field = || m.field();
@@ -334,11 +395,28 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
     };
     let opts = &m.opts;
     let (typ, source) = match &m.kind {
-        MountKind::Bind { source } => return bind(ctx, source, dest, opts).map_err(in_mount),
+        MountKind::Bind { source } => return bind(ctx, source, dest, opts, idmapped).map_err(in_mount),
         MountKind::Fs { typ, source } => (typ.as_str(), source),
         MountKind::Cgroup | MountKind::Remount => ("", dest),
     };
-    let target = paths::create_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?;
+    // procfs and sysfs go on a directory of the image, never through a symlink or onto a file
+    // (runc's rule and words, since CVE-2023-27561): their destination's last component is
+    // opened without following it. A tmpfs over a directory of the image keeps that
+    // directory's mode, special bits included, unless `mode=` says otherwise (runc 1.1.15:
+    // the covered mode goes first in the data, and a later mode= wins).
+    let pseudo = matches!(typ, "proc" | "sysfs");
+    let (target, covered_mode) = match paths::open_in_root(ctx.root, dest, if pseudo { libc::O_NOFOLLOW } else { 0 }) {
+        Ok(fd) if pseudo || typ == "tmpfs" => {
+            let st = sys::fstat(fd.as_fd()).with_ctx(|| format!("{}: stat destination", field()))?;
+            let dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+            if pseudo && !dir {
+                return Err(Error::msg(format!("filesystem {typ:?} must be mounted on ordinary directory")).prefixed(field()));
+            }
+            (fd, (dir && typ == "tmpfs").then_some(st.st_mode & 0o7777))
+        }
+        Ok(fd) => (fd, None),
+        Err(_) => (paths::create_missing_in_root(ctx.root, dest, Kind::Dir, 0o755).with_ctx(|| format!("{}: create destination", field()))?, None),
+    };
     check_proc_destination(ctx, target.as_fd(), typ == "proc").map_err(in_mount)?;
     match &m.kind {
         MountKind::Cgroup => return cgroupfs(dest, opts).map_err(in_mount),
@@ -348,14 +426,17 @@ pub fn mount_one(ctx: &MountContext, m: &MountStep, cgroupfs: &dyn Fn(&Path, &Mo
         }
         _ => {}
     }
-    // proc and sysfs take no context=
-    let data = if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") {
-        opts.data_string()
-    } else {
-        crate::lsm::with_mount_label(opts.data_string(), ctx.mount_label)
+    let data = match covered_mode {
+        Some(mode) => Some(std::iter::once(format!("mode={mode:04o}")).chain(opts.data.iter().cloned()).collect::<Vec<_>>().join(",")),
+        None => opts.data_string(),
     };
-    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), opts.flags & !PROPAGATION, data.as_deref())
-        .with_ctx(|| format!("{}: mount {typ}", field()))?;
+    // proc and sysfs take no context=
+    let data = if matches!(typ, "proc" | "sysfs" | "cgroup" | "cgroup2") { data } else { crate::lsm::with_mount_label(data, ctx.mount_label) };
+    let mut flags = opts.flags & !PROPAGATION;
+    if m.readonly_later() {
+        flags &= !libc::MS_RDONLY;
+    }
+    sys::mount(Some(source), &sys::fd_path(target.as_fd()), Some(typ), flags, data.as_deref()).with_ctx(|| format!("{}: mount {typ}", field()))?;
     if opts.tmpcopyup {
         copy_up(&target, ctx.root, dest).with_ctx(|| format!("{}: tmpcopyup", field()))?;
     }
@@ -380,12 +461,16 @@ fn after_mount(mounted: BorrowedFd, opts: &MountOptions) -> std::io::Result<()> 
 
 /// A bind mount: the source tree is cloned detached, given its flags, then attached on the
 /// destination, all through fds (the destination is the inode rt resolved in the root).
-fn bind(ctx: &MountContext, src: &Path, dest: &Path, opts: &MountOptions) -> Result<()> {
+/// `idmapped`: the tree rt made and idmapped for it (from the host's side), to attach instead.
+fn bind(ctx: &MountContext, src: &Path, dest: &Path, opts: &MountOptions, idmapped: Option<OwnedFd>) -> Result<()> {
     let meta = std::fs::metadata(src).map_err(|e| Error::spec("source", format!("{}: {}", src.display(), sys::errno_text(&e))))?;
     let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
     let target = paths::create_in_root(ctx.root, dest, kind, if meta.is_dir() { 0o755 } else { 0o644 }).ctx("create destination")?;
     let recursive = opts.flags & libc::MS_REC != 0;
-    let tree = sys::open_tree(None, src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?;
+    let tree = match idmapped {
+        Some(t) => t,
+        None => sys::open_tree(None, src, true, recursive).with_ctx(|| format!("bind {}", src.display()))?,
+    };
     // binding a whole procfs (a host's /proc for a privileged container) is how /proc may be
     // something other than a fresh procfs mount
     let source_is_procfs = sys::is_procfs_root(tree.as_fd()).unwrap_or(false);
@@ -543,7 +628,7 @@ mod tests {
         for opt in KNOWN_OPTIONS {
             let o = p(&[opt]);
             assert!(o.data.is_empty(), "{opt} would be passed to the filesystem as data");
-            assert!(!o.idmap, "{opt}");
+            assert_eq!(o.idmap, opt.ends_with("idmap"), "{opt}");
         }
         assert_eq!(p(&["size=1m"]).data, ["size=1m"]);
     }
@@ -566,6 +651,17 @@ mod tests {
         assert_eq!(a.attr_set, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NOATIME);
         assert_eq!(a.attr_clr, sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR__ATIME);
         assert_eq!(bind_attr(&p(&["rbind"])), MountAttr::default());
+    }
+
+    #[test]
+    fn readonly_tmpfs_and_dev_wait_until_the_root_is_built() {
+        let step = |v: serde_json::Value| plan(0, &serde_json::from_value::<Mount>(v).unwrap(), Path::new("/b"), false, false).unwrap();
+        assert!(step(serde_json::json!({"destination": "/dev", "type": "tmpfs", "options": ["ro"]})).readonly_later());
+        assert!(step(serde_json::json!({"destination": "/data/", "type": "tmpfs", "options": ["ro", "tmpcopyup"]})).readonly_later());
+        assert!(step(serde_json::json!({"destination": "/dev", "type": "devtmpfs", "source": "x", "options": ["ro"]})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/sys", "type": "sysfs", "options": ["ro"]})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/data", "type": "tmpfs"})).readonly_later());
+        assert!(!step(serde_json::json!({"destination": "/dev", "type": "bind", "source": "/dev", "options": ["rbind", "ro"]})).readonly_later());
     }
 
     #[test]

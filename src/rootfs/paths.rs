@@ -47,6 +47,12 @@ pub fn create_in_root(root: BorrowedFd, path: &Path, kind: Kind, mode: libc::mod
     if let Ok(fd) = open_in_root(root, path, 0) {
         return Ok(fd);
     }
+    create_missing_in_root(root, path, kind, mode)
+}
+
+/// [`create_in_root`] for a caller whose own [`open_in_root`] of `path` just failed: the walk
+/// that creates what is missing, without opening it once more first.
+pub fn create_missing_in_root(root: BorrowedFd, path: &Path, kind: Kind, mode: libc::mode_t) -> std::io::Result<OwnedFd> {
     const MAX_LINKS: u32 = 40;
     let mut queue: std::collections::VecDeque<PathBuf> = components(&relative(path)).collect();
     // the directories walked into below the root; empty means at the root

@@ -126,7 +126,11 @@ pub fn repair(text: &[u8]) -> Option<Repaired> {
             }
             b'}' | b']' => {
                 let Some(top) = stack.last() else { break };
-                let closes = if c == b'}' { top.object && matches!(top.expect, Expect::KeyOrEnd | Expect::CommaOrEnd) } else { !top.object && matches!(top.expect, Expect::ValueOrEnd | Expect::CommaOrEnd) };
+                let closes = if c == b'}' {
+                    top.object && matches!(top.expect, Expect::KeyOrEnd | Expect::CommaOrEnd)
+                } else {
+                    !top.object && matches!(top.expect, Expect::ValueOrEnd | Expect::CommaOrEnd)
+                };
                 if !closes {
                     break;
                 }

@@ -53,7 +53,7 @@ fn launch_new(g: &Global, id: &str, o: &CreateOptions, mode: Mode) -> Result<lau
     if g.systemd_cgroup {
         return Err(Error::msg("--systemd-cgroup: rt has no systemd cgroup driver yet"));
     }
-    let o = CreateOptions { detached: mode != Mode::RunForeground, ..o.clone() };
+    let o = CreateOptions { detached: mode != Mode::RunForeground, rootless: g.rootless, ..o.clone() };
     let plan = launch::plan(id, &o)?;
     launch::launch(&g.root, &plan, mode)
 }

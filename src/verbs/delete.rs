@@ -54,7 +54,7 @@ pub(super) fn stop(st: &State) -> Result<()> {
             Err(e) => return Err(e),
         }
     } else {
-        st.cgroup.kill_all(libc::SIGKILL)?;
+        st.kill_all(libc::SIGKILL)?;
     }
     wait_gone(st)
 }
@@ -73,15 +73,20 @@ fn wait_gone(st: &State) -> Result<()> {
 }
 
 /// Removes what a container leaves, its cgroup and its state directory, then runs its
-/// poststop hooks: their failures are warnings, and the container is gone all the same.
+/// poststop hooks: their failures are warnings, and the container is gone all the same. So is
+/// a cgroup that cannot be removed (shared with another container, as runc warns at create):
+/// the container's state goes, and what stays is named in a warning, as with runc.
 pub(super) fn destroy(dir: ContainerDir, st: &State) -> Result<()> {
-    if st.own_pid_ns && st.status != Status::Creating {
-        st.cgroup.destroy()?;
+    let removed = if st.own_pid_ns && st.status != Status::Creating {
+        st.cgroup.destroy()
     } else {
         // Without a pid namespace of its own, processes outlive the init: SIGKILL what is left
         // in the cgroup first (cgroup.kill on v2), as runc's destroy does. A create that was
         // killed may have left its init (or one about to exit) in the cgroup too.
-        st.cgroup.destroy_forced()?;
+        st.cgroup.destroy_forced()
+    };
+    if let Err(e) = removed {
+        logging::warn(&e.to_string());
     }
     remove_pid_file_tmp(st);
     dir.remove()?;

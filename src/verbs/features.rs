@@ -1,6 +1,6 @@
 //! `features`: what this rt implements, in runtime-spec's features format (features.md), for
 //! engines that ask before they write a config (containerd reads it). It says what rt applies,
-//! not what the spec has: AppArmor, SELinux, user namespaces, idmapped mounts,
+//! not what the spec has: AppArmor, SELinux,
 //! netDevices and Intel RDT are left out or marked disabled until they are implemented.
 
 use oci_spec::runtime::{
@@ -17,14 +17,14 @@ pub fn json() -> Result<String> {
     let mut caps: Vec<caps::Capability> = caps::all().into_iter().collect();
     caps.sort_by_key(|c| c.index());
     let linux = LinuxFeatureBuilder::default()
-        .namespaces(vec![Cgroup, Ipc, Mount, Network, Pid, Time, Uts])
+        .namespaces(vec![Cgroup, Ipc, Mount, Network, Pid, Time, User, Uts])
         .capabilities(caps.iter().map(|c| c.to_string()).collect::<Vec<_>>())
         .cgroup(CgroupBuilder::default().v1(true).v2(true).systemd(false).systemd_user(false).rdma(true).build().map_err(bad)?)
         .seccomp(crate::seccomp::features())
         .apparmor(ApparmorBuilder::default().enabled(false).build().map_err(bad)?)
         .selinux(SelinuxBuilder::default().enabled(false).build().map_err(bad)?)
         .intel_rdt(IntelRdtBuilder::default().enabled(false).build().map_err(bad)?)
-        .mount_extensions(MountExtensionsBuilder::default().idmap(IDMapBuilder::default().enabled(false).build().map_err(bad)?).build().map_err(bad)?)
+        .mount_extensions(MountExtensionsBuilder::default().idmap(IDMapBuilder::default().enabled(true).build().map_err(bad)?).build().map_err(bad)?)
         .net_devices(NetDevicesBuilder::default().enabled(false).build().map_err(bad)?)
         .memory_policy(
             MemoryPolicyBuilder::default()
@@ -62,7 +62,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&super::json().unwrap()).unwrap();
         assert_eq!(v["ociVersionMax"], "1.3.0");
         assert_eq!(v["hooks"], serde_json::json!(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]));
-        assert_eq!(v["linux"]["namespaces"], serde_json::json!(["cgroup", "ipc", "mount", "network", "pid", "time", "uts"]));
+        assert_eq!(v["linux"]["namespaces"], serde_json::json!(["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]));
         assert_eq!(v["linux"]["seccomp"]["enabled"], true);
         assert_eq!(v["linux"]["cgroup"]["v2"], true);
         let caps = v["linux"]["capabilities"].as_array().unwrap();
@@ -70,6 +70,10 @@ mod tests {
         assert!(caps.contains(&serde_json::json!("CAP_SYS_ADMIN")));
         let opts = v["mountOptions"].as_array().unwrap();
         assert!(opts.contains(&serde_json::json!("rro")) && opts.contains(&serde_json::json!("tmpcopyup")));
-        assert!(!opts.contains(&serde_json::json!("idmap")));
+        assert!(
+            opts.contains(&serde_json::json!("idmap")) && opts.contains(&serde_json::json!("ridmap")),
+            "containerd turns on user namespaces only with these"
+        );
+        assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], true);
     }
 }

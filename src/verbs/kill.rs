@@ -15,7 +15,7 @@ pub fn kill(g: &Global, id: &str, signal: &str, all: bool) -> Result<()> {
     // With `all`, whatever is still in the cgroup, also after the init is gone (a container
     // without its own pid namespace leaves its other processes there), as runc does.
     if all {
-        return st.cgroup.kill_all(sig);
+        return st.kill_all(sig);
     }
     // A record still `creating` under our lock is a create that was killed: stopped.
     if dir.status(&st) == Status::Stopped {

@@ -15,7 +15,7 @@ pub fn pause(g: &Global, id: &str) -> Result<()> {
         Status::Running | Status::Created => {}
         _ => return Err(Error::NotRunning),
     }
-    st.cgroup.freeze()
+    st.freeze()
 }
 
 /// `resume`: thaws a paused container.

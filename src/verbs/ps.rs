@@ -14,7 +14,7 @@ pub enum PsFormat {
 /// `ps` (with `ps_args`, default `-ef`) cut down to the lines of the container's processes.
 pub fn ps(g: &Global, id: &str, format: PsFormat, ps_args: &[String]) -> Result<String> {
     let (_, st) = state::read_by_id(&g.root, id)?;
-    let pids = st.cgroup.pids()?;
+    let pids = st.pids()?;
     if format == PsFormat::Json {
         return Ok(pids_json(&pids));
     }

@@ -37,15 +37,18 @@ pub fn list(g: &Global, format: ListFormat, quiet: bool) -> Result<String> {
             if rows.is_empty() {
                 return Ok("null\n".into());
             }
-            let items: Vec<serde_json::Value> = rows
+            // The structs themselves, not serde_json::Values: a Value's object sorts its keys,
+            // and scripts match runc's order (ociVersion, id, pid, ..., owner), as in `state`.
+            let items: Vec<state::PublicState> = rows
                 .iter()
                 .map(|(st, status, owner)| {
-                    let mut v = serde_json::to_value(st.public(*status)).unwrap_or_default();
-                    v["owner"] = owner.clone().into();
-                    v
+                    let mut p = st.public(*status);
+                    p.owner = owner;
+                    p
                 })
                 .collect();
-            Ok(format!("{}\n", serde_json::Value::Array(items)))
+            let json = serde_json::to_string(&items).map_err(|e| Error::msg(format!("encode list: {e}")))?;
+            Ok(format!("{json}\n"))
         }
         ListFormat::Table => {
             let mut cells = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
