@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let _ = rt::rootfs::mounts::plan(i, m, std::path::Path::new("/bundle"), false);
+        // As a root rt plans them, and as one in a user namespace (rootless) does.
+        for userns in [false, true] {
+            let _ = rt::rootfs::mounts::plan(i, m, std::path::Path::new("/bundle"), false, userns);
+        }
     }
     let _ = rt::hooks::plan(spec.hooks().as_ref());
     if let Some(linux) = spec.linux() {

@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = mounts::bind_attr(&o);
     let m = serde_json::json!({ "destination": "/mnt", "type": typ, "source": "src", "options": options });
     if let Ok(m) = serde_json::from_value::<oci_spec::runtime::Mount>(m) {
-        let _ = mounts::plan(0, &m, std::path::Path::new("/bundle"), false);
+        for userns in [false, true] {
+            let _ = mounts::plan(0, &m, std::path::Path::new("/bundle"), false, userns);
+        }
     }
 });
