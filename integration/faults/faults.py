@@ -141,6 +141,11 @@ class Lane:
     def traced(self, cmd, follow, timeout=60):
         """Runs rt under strace. With -f, strace would wait for the init too: once rt itself
         has exited, strace is told to let go (SIGTERM with -I1 detaches)."""
+        # The last trial's trace must not be read as this one's (its rt "exited" at once).
+        try:
+            os.unlink(self.trace)
+        except FileNotFoundError:
+            pass
         if not follow:
             r = lib.run(cmd, timeout=timeout)
             lib.reap()
@@ -148,23 +153,30 @@ class Lane:
         start = time.monotonic()
         outf, errf = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=outf, stderr=errf, start_new_session=True)
+        # strace buffers its output file: rt's end is seen in /proc (rt is strace's child,
+        # reaped by it), and its exit status read from the trace once strace has let go.
         rt_pid, rc, timed_out = None, None, False
         while True:
-            try:
-                with open(self.trace) as f:
-                    text = f.read()
-            except FileNotFoundError:
-                text = ""
             if rt_pid is None:
-                m = re.match(r"(\d+) ", text)
-                rt_pid = m and m.group(1)
-            if rt_pid:
-                m = re.search(rf"^{rt_pid} \+\+\+ (exited with (\d+)|killed by SIG(\w+))", text, re.M)
-                if m:
-                    rc = int(m.group(2)) if m.group(2) is not None else -getattr(signal, "SIG" + m.group(3))
-                    break
+                try:
+                    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                        kids = f.read().split()
+                except OSError:
+                    kids = []
+                # strace forks test children of its own first: rt is the one running rt
+                for k in kids:
+                    try:
+                        st = os.stat(f"/proc/{k}/exe")
+                    except OSError:
+                        continue
+                    if (st.st_ino, st.st_dev) == self.run.rt_ino:
+                        rt_pid = k
+            if rt_pid and not os.path.exists(f"/proc/{rt_pid}"):
+                # strace has reaped rt; a moment for it to write rt's end before it is told
+                # to let go
+                time.sleep(0.05)
+                break
             if p.poll() is not None:
-                rc = p.returncode
                 break
             if time.monotonic() - start > timeout:
                 timed_out = True
@@ -177,6 +189,17 @@ class Lane:
             except subprocess.TimeoutExpired:
                 os.kill(p.pid, signal.SIGKILL)
         p.wait()
+        try:
+            with open(self.trace) as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ""
+        first = re.match(r"(\d+) ", text)
+        m = first and re.search(rf"^{first.group(1)} \+\+\+ (exited with (\d+)|killed by SIG(\w+))", text, re.M)
+        if m:
+            rc = int(m.group(2)) if m.group(2) is not None else -getattr(signal, "SIG" + m.group(3))
+        elif not timed_out:
+            rc = p.returncode
         outf.seek(0)
         errf.seek(0)
         out, err = outf.read(), errf.read()
@@ -224,7 +247,11 @@ class Lane:
             mine = [r for r in rows if r.get("id") == id]
             if exists and not mine:
                 probs.append(f"{what}: list does not show {id}, whose state dir exists")
-            if mine and status and mine[0]["status"] != status and {mine[0]["status"], status} != {"created", "running"}:
+            # list runs after state: a container may have moved on in between (an init that
+            # a killed `kill` had signalled dies), never back.
+            order = ["creating", "created", "running", "paused", "stopped"]
+            later = mine and status in order and mine[0]["status"] in order and order.index(mine[0]["status"]) >= order.index(status)
+            if mine and status and mine[0]["status"] != status and not later:
                 probs.append(f"{what}: list says {mine[0]['status']}, state {status}")
         tbl = self.run.call("list", timeout=15)
         if tbl.rc != 0 or "panicked" in tbl.err:
