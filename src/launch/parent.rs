@@ -12,6 +12,7 @@ use super::channel::{self, FromChild, ParentEnd, Step, ToChild};
 use super::child::{self, Console, ExecContext, InitContext, IntermediateContext};
 use super::exec::ExecPlan;
 use super::plan::ContainerPlan;
+use super::progress;
 use super::topology::{self, ExecFacts, Facts, Stage};
 use super::Mode;
 use crate::cgroups::Cgroup;
@@ -235,6 +236,8 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     if born_dumpable {
         sys::prctl(libc::PR_SET_DUMPABLE, 1).ctx("prctl(PR_SET_DUMPABLE)")?;
     }
+    // Where the init gets to, for the error should it die without a word.
+    progress::arm();
     let cloned = sys::clone3(first.clone_flags, if first.into_cgroup { cgroup_fd.as_ref().map(|f| f.as_fd()) } else { None }).ctx("clone");
     if born_dumpable && !matches!(cloned, Ok(Forked::Child)) {
         sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
@@ -292,7 +295,10 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 match init_rt.recv()? {
                     Some((FromChild::Mounted, _)) => {}
                     Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
-                    _ => return Err(Error::msg(format!("unable to start container process: {}", died(None, "building the root")))),
+                    _ => {
+                        let status = guard.init.take().and_then(|pid| sys::waitpid(pid, 0).ok().flatten()).map(|(_, s)| s);
+                        return Err(Error::msg(format!("unable to start container process: {}", died(status, progress::get().words()))));
+                    }
                 }
                 let state = hook_state(p, Kind::Prestart, pid);
                 hooks::run(&p.hooks, Kind::Prestart, &state)?;
@@ -310,7 +316,7 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 None => {
                     let pid = guard.init.take().ok_or_else(|| Error::msg("no init"))?;
                     let status = sys::waitpid(pid, 0).ok().flatten().map(|(_, s)| s);
-                    return Err(Error::msg(format!("unable to start container process: {}", died(status, "setting the container up"))));
+                    return Err(Error::msg(format!("unable to start container process: {}", died(status, progress::get().words()))));
                 }
             },
             Stage::Go => {
