@@ -676,13 +676,33 @@ pub fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
     let name = path.file_name().ok_or_else(|| Error::msg(format!("--pid-file {}: not a file name", path.display())))?;
     let tmp = path.with_file_name(format!(".{}", name.to_string_lossy()));
     let mut f = std::fs::File::options().write(true).create(true).truncate(true).open(&tmp).with_ctx(|| format!("--pid-file: create {}", tmp.display()))?;
-    f.write_all(pid.to_string().as_bytes()).with_ctx(|| format!("--pid-file: write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_ctx(|| format!("--pid-file: rename to {}", path.display()))
+    let written = f
+        .write_all(pid.to_string().as_bytes())
+        .with_ctx(|| format!("--pid-file: write {}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, &path).with_ctx(|| format!("--pid-file: rename to {}", path.display())));
+    // A failed write or rename (ENOSPC, EIO) leaves no temporary file beside the pid file:
+    // nothing of a failed create may stay, and delete --force would not know of it.
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pid_file_that_cannot_be_renamed_leaves_no_temporary() {
+        let d = std::env::temp_dir().join(format!("rt-pidfile-{}", std::process::id()));
+        let target = d.join("pid");
+        // a non-empty directory where the pid file goes: the rename fails (EISDIR/ENOTEMPTY)
+        std::fs::create_dir_all(target.join("x")).unwrap();
+        let e = write_pid_file(&target, 42).unwrap_err();
+        assert!(e.to_string().contains("--pid-file: rename to"), "{e}");
+        assert!(!d.join(".pid").exists(), "the temporary pid file stayed");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     #[test]
     fn deaths_are_told_in_words() {
