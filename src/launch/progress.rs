@@ -65,12 +65,7 @@ static CELL: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
 pub fn arm() {
     let mut p = CELL.load(Ordering::SeqCst);
     if p.is_null() {
-        // SAFETY: a fresh anonymous mapping, asked of no address; the result is checked below
-        // and never unmapped, so the pointer stays valid for the life of the process.
-        let m = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0) };
-        if m == libc::MAP_FAILED {
-            return;
-        }
+        let Ok(m) = crate::sys::mmap_shared_anon(4096) else { return };
         p = m.cast::<AtomicU8>();
         CELL.store(p, Ordering::SeqCst);
     }

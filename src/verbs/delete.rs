@@ -171,8 +171,8 @@ fn cgroup_of_init(st: &State) -> Option<Cgroup> {
     if st.cgroup.dirs.is_empty() {
         return None;
     }
-    let proc_cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", st.pid)).ok()?;
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let proc_cgroup = crate::sys::read_string(format!("/proc/{}/cgroup", st.pid)).ok()?;
+    let mountinfo = crate::sys::read_string("/proc/self/mountinfo").ok()?;
     let of_init = Layout::parse(&mountinfo, &proc_cgroup).ok()?;
     let mine = Layout::detect().ok()?;
     let mut dirs: Vec<CgroupDir> = of_init
