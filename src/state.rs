@@ -40,8 +40,9 @@ pub const STATE_VERSION: u32 = 1;
 /// die (up to 10 s).
 pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 
-/// The longest state.json rt reads: its own are a few KiB (hooks included).
-const MAX_STATE_BYTES: u64 = 4 << 20;
+/// The longest state.json rt reads: its own are a few KiB (hooks included), and never much
+/// more than spec::MAX_CONFIG_BYTES, since a config's annotations and hooks are copied in.
+const MAX_STATE_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -224,7 +225,8 @@ impl ContainerDir {
         match std::fs::create_dir(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.to_owned())),
-            Err(e) => return Err(e).with_ctx(|| format!("create state directory {}", path.display())),
+            // a read-only or full filesystem under --root: said so, naming --root
+            Err(e) => return Err(e).with_ctx(|| format!("--root {}: create state directory {}", root.display(), path.display())),
         }
         let dir = Self::open_path(path.clone(), id).and_then(|d| {
             sys::fchmod(d.fd.as_fd(), 0o711).ctx("chmod state directory")?;
@@ -275,7 +277,10 @@ impl ContainerDir {
     /// Writes state.json whole, then renames it into place.
     pub fn save(&self, st: &State) -> Result<()> {
         let bytes = serde_json::to_vec(st).map_err(|e| Error::msg(format!("encode state: {e}")))?;
-        let what = || format!("write {}", self.path.join(STATE_FILE).display());
+        let what = || {
+            let root = self.path.parent().unwrap_or(Path::new("/"));
+            format!("--root {}: write {}", root.display(), self.path.join(STATE_FILE).display())
+        };
         let tmp = Path::new(STATE_TMP);
         let written = sys::openat(Some(self.fd.as_fd()), tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o600)
             .and_then(|f| sys::write_all(f.as_fd(), &bytes))
@@ -400,7 +405,7 @@ fn damaged(id: &str, path: &Path, why: &str) -> Error {
 fn read_capped(p: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::new();
-    std::fs::File::open(p)?.take(MAX_STATE_BYTES + 1).read_to_end(&mut bytes)?;
+    crate::sys::bounded_eintr(std::fs::File::open(p)?).take(MAX_STATE_BYTES + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
