@@ -226,6 +226,12 @@ class Lane:
         """`state` and `list` answer, in time, and agree; the status is one of `expect`."""
         probs = []
         st = self.run.call("state", id, timeout=15)
+        # `creating` while a child of the killed rt still holds the lock (an init that sees
+        # its channel close and exits): it must become something else within 2 s.
+        end = time.monotonic() + 2
+        while st.rc == 0 and '"creating"' in st.out and "creating" not in expect and time.monotonic() < end:
+            time.sleep(0.02)
+            st = self.run.call("state", id, timeout=15)
         exists = os.path.isdir(os.path.join(self.run.state, id))
         status = None
         if st.timed_out or "panicked" in st.err:
@@ -451,7 +457,18 @@ class Lane:
             probs.append(f"{what}: a failed delete removed the state dir (and cannot be retried)")
         p2, _ = self.look(id, what, expect=STATUSES - {"creating"})
         probs += p2
-        probs += self.finish(id, what, allowed=(os.path.basename(self.pid_file(id)),))
+        after = self.finish(id, what, allowed=(os.path.basename(self.pid_file(id)),))
+        if inject.startswith("rmdir:error=EBUSY") and inject.endswith("+"):
+            # A cgroup that can never be removed stays (nothing can remove it): rt must say so,
+            # naming it, and remove the rest. The lane removes it itself afterwards.
+            def named_by_rt(x):
+                m = re.search(r"cgroup left behind: (\S+)", x)
+                return m is not None and m.group(1) in r.err
+
+            named = [x for x in after if named_by_rt(x)]
+            after = [x for x in after if x not in named]
+            self.run.clean()
+        probs += after
         self.record("errors", verb, probs, failed_clearly=int(r.rc == 1), got_through=int(r.rc == 0))
 
     def root_section(self):
@@ -472,13 +489,15 @@ class Lane:
         os.makedirs(full)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], check=True)
         os.makedirs(os.path.join(full, "state"))
-        with open(os.path.join(full, "filler"), "wb") as f:
-            try:
-                while True:
-                    f.write(b"x" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        # unbuffered: a buffered file would fail again at its close
+        fd = os.open(os.path.join(full, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
         cases.append(("full filesystem", os.path.join(full, "state"), "no space left on device"))
         inodes = os.path.join(d, "inodes")
         os.makedirs(inodes)
@@ -497,7 +516,8 @@ class Lane:
             probs = lib.one_clear_line(r) + self.message(r)
             if r.rc != 1 or words not in r.err or "--root" not in r.err:
                 probs.append(f"--root on {name}: expected exit 1 naming --root and {words!r}: {r}")
-            probs += [f"--root on {name}: {x}" for x in self.run.settle()]
+            # the lane's own filesystems under roots/ are no leftovers
+            probs += [f"--root on {name}: {x}" for x in self.run.settle() if not ("mount left behind" in x and d + "/" in x)]
             for verb in (["list"], ["state", id], ["delete", "--force", id]):
                 v = self.run.call(*verb, root=root)
                 if "panicked" in v.err or v.rc not in (0, 1) or v.timed_out:
