@@ -153,28 +153,19 @@ class Lane:
         start = time.monotonic()
         outf, errf = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=outf, stderr=errf, start_new_session=True)
-        # strace buffers its output file: rt's end is seen in /proc (rt is strace's child,
-        # reaped by it), and its exit status read from the trace once strace has let go.
+        # rt's end is the line strace writes for it (its first pid); then strace is told to let
+        # go of the init. This trial's trace file is a fresh one (see above).
         rt_pid, rc, timed_out = None, None, False
         while True:
+            try:
+                with open(self.trace) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                text = ""
             if rt_pid is None:
-                try:
-                    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
-                        kids = f.read().split()
-                except OSError:
-                    kids = []
-                # strace forks test children of its own first: rt is the one running rt
-                for k in kids:
-                    try:
-                        st = os.stat(f"/proc/{k}/exe")
-                    except OSError:
-                        continue
-                    if (st.st_ino, st.st_dev) == self.run.rt_ino:
-                        rt_pid = k
-            if rt_pid and not os.path.exists(f"/proc/{rt_pid}"):
-                # strace has reaped rt; a moment for it to write rt's end before it is told
-                # to let go
-                time.sleep(0.05)
+                m = re.match(r"(\d+) ", text)
+                rt_pid = m and m.group(1)
+            if rt_pid and re.search(rf"^{rt_pid} \+\+\+ (exited with|killed by)", text, re.M):
                 break
             if p.poll() is not None:
                 break
