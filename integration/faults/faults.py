@@ -122,6 +122,19 @@ class Lane:
         cmd = ["strace", "-o", self.trace, "-s", "256"] + (["-f", "-I1"] if follow else []) + self.run.rt_argv(*argv(id))
         r = self.traced(cmd, follow)
         if r.rc != 0:
+            # once more, on a new id: an unhurt run that fails twice is the lane's failure
+            try:
+                with open(self.trace) as f:
+                    tail = f.read().splitlines()[-8:]
+            except OSError:
+                tail = []
+            log(f"baseline {verb} failed ({r}); trace ends: " + " | ".join(tail)[:1500] + "; trying again")
+            self.cleanup(id, verb)
+            id = self.new_id(verb)
+            self.prepare(steps, id)
+            cmd = ["strace", "-o", self.trace, "-s", "256"] + (["-f", "-I1"] if follow else []) + self.run.rt_argv(*argv(id))
+            r = self.traced(cmd, follow)
+        if r.rc != 0:
             raise RuntimeError(f"baseline {verb}: {r}")
         calls = []
         count = collections.defaultdict(collections.Counter)
