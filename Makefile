@@ -101,7 +101,8 @@ SOAK_CYCLES ?= 10000
 FUZZ_RUNS ?= 10000000
 FUZZ_TARGETS ?=
 faults: build rootfs
-	python3 integration/faults/faults.py $(FAULTS_ARGS)
+	python3 integration/faults/faults.py $(FAULTS_ARGS) --only kill
+	python3 integration/faults/faults.py $(FAULTS_ARGS) --only init errors root stdio
 	python3 integration/faults/concurrency.py $(FAULTS_ARGS)
 soak: build rootfs
 	python3 integration/faults/soak.py --cycles $(SOAK_CYCLES)

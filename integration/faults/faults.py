@@ -120,12 +120,14 @@ class Lane:
         id = self.new_id(verb)
         self.prepare(steps, id)
         cmd = ["strace", "-o", self.trace, "-s", "256"] + (["-f", "-I1"] if follow else []) + self.run.rt_argv(*argv(id))
-        r = self.traced(cmd, follow)
-        if r.rc != 0:
-            # once more, on a new id: an unhurt run that fails twice is the lane's failure
+        r = self.traced(cmd, follow, timeout=30)
+        for _ in range(2):
+            if r.rc == 0:
+                break
+            # again, on a new id: an unhurt run that fails three times is the lane's failure
             try:
                 with open(self.trace) as f:
-                    tail = f.read().splitlines()[-8:]
+                    tail = f.read()[-600:].splitlines()
             except OSError:
                 tail = []
             log(f"baseline {verb} failed ({r}); trace ends: " + " | ".join(tail)[:1500] + "; trying again")
@@ -133,7 +135,7 @@ class Lane:
             id = self.new_id(verb)
             self.prepare(steps, id)
             cmd = ["strace", "-o", self.trace, "-s", "256"] + (["-f", "-I1"] if follow else []) + self.run.rt_argv(*argv(id))
-            r = self.traced(cmd, follow)
+            r = self.traced(cmd, follow, timeout=30)
         if r.rc != 0:
             raise RuntimeError(f"baseline {verb}: {r}")
         calls = []
@@ -178,7 +180,7 @@ class Lane:
             if rt_pid is None:
                 m = re.match(r"(\d+) ", text)
                 rt_pid = m and m.group(1)
-            if rt_pid and re.search(rf"^{rt_pid} \+\+\+ (exited with|killed by)", text, re.M):
+            if rt_pid and re.search(rf"^{rt_pid}\s+\+\+\+ (exited with|killed by)", text, re.M):
                 break
             if p.poll() is not None:
                 break
@@ -199,7 +201,7 @@ class Lane:
         except FileNotFoundError:
             text = ""
         first = re.match(r"(\d+) ", text)
-        m = first and re.search(rf"^{first.group(1)} \+\+\+ (exited with (\d+)|killed by SIG(\w+))", text, re.M)
+        m = first and re.search(rf"^{first.group(1)}\s+\+\+\+ (exited with (\d+)|killed by SIG(\w+))", text, re.M)
         if m:
             rc = int(m.group(2)) if m.group(2) is not None else -getattr(signal, "SIG" + m.group(3))
         elif not timed_out:
@@ -220,7 +222,7 @@ class Lane:
             return {"rt"} if "+++ killed by SIGKILL +++" in text else set()
         first = re.match(r"(\d+) ", text)
         out = set()
-        for m in re.finditer(r"^(\d+) \+\+\+ killed by SIGKILL", text, re.M):
+        for m in re.finditer(r"^(\d+)\s+\+\+\+ killed by SIGKILL", text, re.M):
             out.add("rt" if first and m.group(1) == first.group(1) else "child")
         return out
 
