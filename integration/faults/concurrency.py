@@ -39,6 +39,15 @@ class Lane:
         self.a = args
         self.run = lib.Run("rt-conc", args.rt, args.rootfs, args.tmpdir)
         self.b = self.run.bundle("sleeper", ["/bin/sleep", "3600"])
+        # No cgroupsPath: a cgroup of its own per container (rt's default, <own>/<id>). With
+        # one shared by all, each create rewrites the devices rules of the others' inits while
+        # they make their /dev nodes, and some mknod fails: that is the shared cgroup's doing.
+        p = os.path.join(self.b, "config.json")
+        with open(p) as f:
+            c = json.load(f)
+        c["linux"].pop("cgroupsPath", None)
+        with open(p, "w") as f:
+            json.dump(c, f, indent=1)
         self.problems = []
         self.numbers = collections.OrderedDict()
 
