@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RT := target/release/rt
 
-.PHONY: all build demo test unit integration test-v2 test-v1 test-engines conformance probe rootfs bench clean
+.PHONY: all build demo test unit integration test-v2 test-v1 test-engines conformance probe rootfs bench faults soak fuzz clean
 
 all: build
 
@@ -88,6 +88,26 @@ ENGINE_RUNTIME ?= $(CURDIR)/$(RT)
 ENGINE_ARGS ?= --keep-going
 test-engines: build
 	integration/engines/lane.sh $(ENGINE_RUNTIME) $(ENGINE_ARGS)
+
+# --- reliability (README's Reliability section) ---------------------------------------------
+# make faults: the fault lane (rt SIGKILLed at each of its system calls, failing calls injected
+#   with strace) and the concurrency lane; FAULTS_ARGS=--quick for CI's sample.
+# make soak: SOAK_CYCLES (10000) create/start/exec-or-kill/delete cycles; fails on anything
+#   left or grown.
+# make fuzz: each cargo-fuzz target (nightly + cargo-fuzz) for FUZZ_RUNS executions
+#   (10 million); FUZZ_TARGETS='config state_json' for some.
+FAULTS_ARGS ?=
+SOAK_CYCLES ?= 10000
+FUZZ_RUNS ?= 10000000
+FUZZ_TARGETS ?=
+faults: build rootfs
+	python3 integration/faults/faults.py $(FAULTS_ARGS) --only kill
+	python3 integration/faults/faults.py $(FAULTS_ARGS) --only init errors root stdio
+	python3 integration/faults/concurrency.py $(FAULTS_ARGS)
+soak: build rootfs
+	python3 integration/faults/soak.py --cycles $(SOAK_CYCLES)
+fuzz:
+	fuzz/run.sh --build $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 clean:
 	$(CARGO) clean

@@ -12,6 +12,7 @@ mod child;
 pub mod exec;
 pub mod parent;
 pub mod plan;
+pub mod progress;
 pub mod topology;
 
 pub use exec::{ExecOptions, ExecPlan};

@@ -100,15 +100,19 @@ pub fn log(level: Level, msg: &str) {
 /// or stderr); with a file, stderr also gets the bare message. A person at a terminal gets
 /// logrus' short form.
 pub fn report_error(msg: &str) {
+    // Never eprintln!: it panics when stderr is a pipe nobody reads any more.
+    let bare = |m: &str| {
+        let _ = std::io::stderr().write_all(format!("{m}\n").as_bytes());
+    };
     let Some(l) = LOGGER.get() else {
-        eprintln!("{msg}");
+        bare(msg);
         return;
     };
     if l.path.is_some() {
         log(Level::Error, msg);
-        eprintln!("{msg}");
+        bare(msg);
     } else if l.format == Format::Text && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        eprintln!("ERRO[0000] {msg}");
+        bare(&format!("ERRO[0000] {msg}"));
     } else {
         log(Level::Error, msg);
     }

@@ -25,7 +25,7 @@ pub struct Host {
 impl Host {
     /// As the kernel says: AppArmor's module parameter, SELinux's filesystem.
     pub fn detect() -> Host {
-        let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.trim_start().starts_with('Y'));
+        let apparmor = crate::sys::read_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|v| v.trim_start().starts_with('Y'));
         let selinux = Path::new("/sys/fs/selinux/enforce").exists();
         Host { apparmor, selinux }
     }

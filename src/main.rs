@@ -182,10 +182,32 @@ extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc:
             <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(c.to_bytes()).to_owned()
         })
         .collect();
+    open_missing_stdio();
     let code = rt_main(args);
-    // lang_start would flush stdout at exit; `print!` without a newline waits in the buffer.
-    let _ = std::io::Write::flush(&mut std::io::stdout());
     code.into()
+}
+
+/// An rt started with stdin, stdout or stderr closed would hand those numbers to the first
+/// files it opens (a state.json, a cgroup file), then write its errors into them, and give them
+/// to the container as its stdio: /dev/null takes their place first (two calls when all three
+/// are open).
+fn open_missing_stdio() {
+    use std::os::fd::IntoRawFd;
+    while let Ok(fd) = rt::sys::open(Path::new("/dev/null"), libc::O_RDWR, 0) {
+        if std::os::fd::AsRawFd::as_raw_fd(&fd) > 2 {
+            break;
+        }
+        // kept as 0, 1 or 2 for good, inherited as such
+        let _ = rt::sys::clear_cloexec(fd.into_raw_fd());
+    }
+}
+
+/// What a verb prints on stdout, written whole: a closed or broken stdout is an error of its
+/// own (exit 1), never a panic.
+fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes()).and_then(|()| o.flush()).map_err(|e| anyhow::anyhow!("write to standard output: {}", rt::error::Errno::from_io(&e)))
 }
 
 fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
@@ -207,8 +229,13 @@ fn rt_main(args: Vec<std::ffi::OsString>) -> u8 {
     };
     logging::init(cli.log.clone(), cli.log_format.into(), cli.debug);
     if cli.version {
-        print!("{}", version());
-        return 0;
+        return match out(&version()) {
+            Ok(()) => 0,
+            Err(e) => {
+                logging::report_error(&format!("{e:#}"));
+                1
+            }
+        };
     }
     let Some(cmd) = cli.cmd else {
         use clap::CommandFactory;
@@ -261,18 +288,18 @@ fn dispatch(g: &Global, cmd: Cmd) -> anyhow::Result<i32> {
         }
         Cmd::Start { id } => done(verbs::start::start(g, &id)),
         Cmd::State { id } => {
-            print!("{}", verbs::state::state(g, &id)?);
+            out(&verbs::state::state(g, &id)?)?;
             Ok(0)
         }
         Cmd::List { format, quiet } => {
-            print!("{}", verbs::state::list(g, format.into(), quiet)?);
+            out(&verbs::state::list(g, format.into(), quiet)?)?;
             Ok(0)
         }
         Cmd::Kill { all, id, signal } => done(verbs::kill::kill(g, &id, signal.as_deref().unwrap_or("SIGTERM"), all)),
         Cmd::Delete { force, id } => done(verbs::delete::delete(g, &id, force)),
         Cmd::Spec { bundle, rootless } => done(verbs::spec::write_spec(bundle.as_deref(), rootless)),
         Cmd::Features => {
-            print!("{}", verbs::features::json()?);
+            out(&verbs::features::json()?)?;
             Ok(0)
         }
         Cmd::Pause { id } => done(verbs::pause::pause(g, &id)),
@@ -280,7 +307,7 @@ fn dispatch(g: &Global, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Update { id, flags } => done(verbs::update::update_from(g, &id, &(*flags).into())),
         Cmd::Events { id, interval, stats } => done(verbs::events::events(g, &id, &interval, stats, &mut std::io::stdout().lock())),
         Cmd::Ps { format, id, ps_args } => {
-            print!("{}", verbs::ps::ps(g, &id, format.into(), &ps_args)?);
+            out(&verbs::ps::ps(g, &id, format.into(), &ps_args)?)?;
             Ok(0)
         }
     }

@@ -242,7 +242,7 @@ fn cap_names(mask: u64) -> String {
 
 /// The highest capability this kernel knows.
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
+    crate::sys::read_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40)
 }
 
 /// rlimits, raised or lowered. Raising a hard limit needs CAP_SYS_RESOURCE, which the error
@@ -316,7 +316,7 @@ pub fn switch_user(p: &ProcessPlan) -> Result<()> {
 }
 
 fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+    crate::sys::read_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
 }
 
 /// A capset refusal names what rt itself lacks: a container cannot get more than its runtime has.

@@ -211,7 +211,7 @@ pub fn needs_mount_namespace(spec: &Spec) -> Vec<&'static str> {
 
 /// The parent mount of `rootfs` made private (only needed when `/` was made shared).
 fn make_parent_private(rootfs: &Path) -> Result<()> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
+    let info = crate::sys::read_string("/proc/self/mountinfo").ctx("read /proc/self/mountinfo")?;
     let parent = info
         .lines()
         .filter_map(|l| l.split(' ').nth(4).map(|mp| PathBuf::from(crate::cgroups::layout::unescape(mp))))
@@ -356,7 +356,7 @@ fn pivot(rootfs: &Path) -> Result<()> {
 /// and sysfs only), each made a slave beforehand so that the unmount does not reach the host.
 fn move_root(rootfs: &Path) -> Result<()> {
     let rootfs = &std::fs::canonicalize(rootfs).with_ctx(|| format!("root.path: resolve {}", rootfs.display()))?;
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ctx("--no-pivot: read /proc/self/mountinfo")?;
+    let info = crate::sys::read_string("/proc/self/mountinfo").ctx("--no-pivot: read /proc/self/mountinfo")?;
     for (mp, pseudo) in outside_root(&info, rootfs) {
         let what = || format!("--no-pivot: detach {}", mp.display());
         match sys::mount(None, &mp, None, libc::MS_SLAVE | libc::MS_REC, None) {

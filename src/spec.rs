@@ -14,9 +14,49 @@ pub const OCI_VERSION: &str = "1.3.0";
 /// Loads `<bundle>/config.json`. Parse errors name the field (`process.rlimits[0].type`)
 /// where the JSON is well-formed, and the line and column where it is not.
 pub fn load(bundle: &Path) -> Result<Spec> {
+    parse(&read_config(bundle)?)
+}
+
+/// The largest config.json rt reads. Real ones are a few KiB (100 KiB with a large seccomp
+/// profile); its annotations and hooks go into state.json, which every verb reads back.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// `<bundle>/config.json`'s bytes: a regular file (a FIFO there must not hang rt, and is
+/// opened non-blocking to look), inside the bundle (a symlink is followed only to a file in
+/// it), of at most [`MAX_CONFIG_BYTES`]. The common case costs no call more than a read.
+fn read_config(bundle: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let path = bundle.join("config.json");
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-    parse(&bytes)
+    let open = |p: &Path, extra: i32| std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | extra).open(p);
+    let file = match open(&path, libc::O_NOFOLLOW) {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            // a symlink: followed only to a file inside the bundle
+            let to = std::fs::canonicalize(&path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+            let within = std::fs::canonicalize(bundle).map(|b| to.starts_with(&b)).unwrap_or(false);
+            if !within {
+                return Err(Error::spec("config.json", format!("{} is a symlink to {}, outside the bundle", path.display(), to.display())));
+            }
+            open(&to, 0)
+        }
+        other => other,
+    }
+    .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    let md = file.metadata().map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
+    if !md.is_file() {
+        let kind = if md.is_dir() { "a directory" } else { "not a regular file (a FIFO, socket or device)" };
+        return Err(Error::spec("config.json", format!("{} is {kind}", path.display())));
+    }
+    let too_big = || Error::spec("config.json", format!("{} is larger than {} MiB", path.display(), MAX_CONFIG_BYTES >> 20));
+    if md.len() > MAX_CONFIG_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(md.len()).unwrap_or(0));
+    crate::sys::bounded_eintr(file).take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 pub fn parse(bytes: &[u8]) -> Result<Spec> {
@@ -282,6 +322,45 @@ fn check_sysctl(key: &str, has_own: &dyn Fn(LinuxNamespaceType) -> bool) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bundle(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rt-spec-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_config_that_is_a_fifo_is_refused_without_hanging() {
+        let d = bundle("fifo");
+        crate::sys::mkfifoat(std::os::fd::AsFd::as_fd(&std::fs::File::open(&d).unwrap()), Path::new("config.json"), 0o600).unwrap();
+        let e = read_config(&d).unwrap_err().to_string();
+        assert!(e.starts_with("config.json:") && e.contains("not a regular file"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_config_symlink_is_followed_only_inside_the_bundle() {
+        let d = bundle("link");
+        std::fs::write(d.join("real.json"), b"{}").unwrap();
+        std::os::unix::fs::symlink("real.json", d.join("config.json")).unwrap();
+        assert_eq!(read_config(&d).unwrap(), b"{}");
+        std::fs::remove_file(d.join("config.json")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", d.join("config.json")).unwrap();
+        let e = read_config(&d).unwrap_err().to_string();
+        assert!(e.contains("outside the bundle"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_config_above_the_limit_is_refused_unread() {
+        let d = bundle("big");
+        let f = std::fs::File::create(d.join("config.json")).unwrap();
+        f.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let e = read_config(&d).unwrap_err().to_string();
+        assert!(e.contains("larger than 4 MiB"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     fn base() -> serde_json::Value {
         serde_json::json!({

@@ -54,12 +54,82 @@ fn check_int(ret: libc::c_int) -> io::Result<libc::c_int> {
 
 /// Retries a call that the kernel interrupted with `EINTR`.
 fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
+    // A signal interrupts a call now and then; a call that fails with EINTR every time (a
+    // fault injected, a signal storm) is reported after a while, not retried forever.
+    for _ in 0..EINTR_RETRIES {
         match f() {
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
             other => return other,
         }
     }
+    f()
+}
+
+const EINTR_RETRIES: u32 = 1000;
+
+/// A reader whose EINTRs are retried a bounded number of times: std's `read_to_end` retries
+/// an interrupted read for ever, so a read that fails with EINTR every time (a signal storm,
+/// an injected fault) would hang rt. After [`EINTR_RETRIES`] in a row it is an error.
+pub struct BoundedEintr<R> {
+    inner: R,
+    interrupted: u32,
+}
+
+impl<R: io::Read> io::Read for BoundedEintr<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                self.interrupted += 1;
+                if self.interrupted > EINTR_RETRIES {
+                    // not of kind Interrupted, so that std's loops give up
+                    return Err(io::Error::other(format!("read interrupted {EINTR_RETRIES} times in a row (EINTR)")));
+                }
+                Err(e)
+            }
+            other => {
+                self.interrupted = 0;
+                other
+            }
+        }
+    }
+}
+
+/// `std::fs::read`, with EINTR retried a bounded number of times, and in fewer calls for the
+/// small files rt reads (/proc, cgroup files): reads of 8 KiB until one returns 0, no stat.
+pub fn read_file(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    let mut f = bounded_eintr(std::fs::File::open(path)?);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match io::Read::read(&mut f, &mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `std::fs::read_to_string`, as [`read_file`].
+pub fn read_string(path: impl AsRef<Path>) -> io::Result<String> {
+    String::from_utf8(read_file(path)?).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+}
+
+/// Wraps a reader so that its EINTRs are retried a bounded number of times.
+pub fn bounded_eintr<R: io::Read>(inner: R) -> BoundedEintr<R> {
+    BoundedEintr { inner, interrupted: 0 }
+}
+
+/// A fresh shared anonymous mapping of `len` bytes, readable and writable, shared with the
+/// children forked or cloned after it (never unmapped by rt).
+pub fn mmap_shared_anon(len: usize) -> io::Result<*mut libc::c_void> {
+    // SAFETY: a new anonymous mapping at an address of the kernel's choosing touches no
+    // existing memory; the result is checked.
+    let m = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0) };
+    if m == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(m)
 }
 
 pub fn cstring(s: impl AsRef<OsStr>) -> io::Result<CString> {
@@ -415,6 +485,9 @@ pub fn flock(fd: BorrowedFd, op: libc::c_int) -> io::Result<()> {
 pub fn write_all(fd: BorrowedFd, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         let n = retry(|| Ok(rustix::io::write(fd, buf)?))?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
         buf = &buf[n..];
     }
     Ok(())
@@ -980,6 +1053,25 @@ pub unsafe fn bpf<T>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long>
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+
+    /// A reader interrupted every time: std's read_to_end alone would loop for ever.
+    struct AlwaysEintr(u32);
+    impl std::io::Read for AlwaysEintr {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            self.0 += 1;
+            Err(std::io::Error::from_raw_os_error(libc::EINTR))
+        }
+    }
+
+    #[test]
+    fn eintr_for_ever_ends_a_read_with_an_error() {
+        use std::io::Read;
+        let mut r = super::bounded_eintr(AlwaysEintr(0));
+        let mut out = Vec::new();
+        let e = r.read_to_end(&mut out).unwrap_err();
+        assert!(e.to_string().contains("interrupted"), "{e}");
+        assert_eq!(r.inner.0, super::EINTR_RETRIES + 1);
+    }
 
     /// Pure functions of the libc crate (no system call behind them) that any module may use.
     const PURE: [&str; 3] = ["makedev", "major", "minor"];

@@ -57,7 +57,7 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
 }
 
 fn read(path: &str) -> String {
-    std::fs::read_to_string(Path::new(path)).unwrap_or_default()
+    crate::sys::read_string(Path::new(path)).unwrap_or_default()
 }
 
 /// The passwd entry of `uid` in the current root, if there is one.

@@ -59,7 +59,7 @@ impl Rootless {
 /// Whether rt runs as "root" in a user namespace that does not map the whole id range (rootless
 /// Podman runs its runtime so): its root is not the host's, and cgroups are done as rootless.
 fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_uid_map(&m))
+    crate::sys::read_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_uid_map(&m))
 }
 
 /// The initial user namespace's map: every id to itself.

@@ -7,7 +7,7 @@
 //! - `bad_input::<name>_field` (rt only): the error is exactly one line and names the config
 //!   field as a path (`mounts[7].destination`, `process.rlimits[1].type`, ...).
 
-use crate::rig::{Case, Ctr, Output};
+use crate::rig::{rig, Case, Cmd, Ctr, Output};
 use serde_json::json;
 
 struct Bad {
@@ -231,7 +231,164 @@ fn corpus() -> Vec<Bad> {
             }),
             ..bad("invalid_id", |_| {}, &["invalid container ID format"], "bad/id")
         },
+        // --- issue 14: wider bad input -------------------------------------------------------
+        Bad {
+            runc_accepts: Some("runc 1.1.5 reads a config.json of any size"),
+            ..bad("huge_config", |c| c.raw_config = Some(huge_config(c)), &["larger than"], "config.json")
+        },
+        bad("deeply_nested_json", |c| c.raw_config = Some(nested(&c.config, 100_000)), &["recursion", "invalid type", "expected"], "process.args"),
+        bad(
+            "deeply_nested_unknown_field",
+            |c| {
+                let mut v = c.config.clone();
+                v.as_object_mut().unwrap().remove("ociVersion");
+                let text = v.to_string();
+                c.raw_config = Some(format!("{{\"x\":{}1{},{}", "[".repeat(100_000), "]".repeat(100_000), &text[1..]));
+            },
+            &["ociVersion"],
+            "ociVersion",
+        ),
+        Bad {
+            run: Some(|c| {
+                let mut bytes = serde_json::to_vec(&c.config).unwrap();
+                // a hostname of bytes that are no UTF-8
+                let at = bytes.windows(2).position(|w| w == b"{\"").unwrap() + 1;
+                bytes.splice(at..at, b"\"hostname\":\"\xff\xfe\",".iter().copied());
+                std::fs::write(c.dir.join("config.json"), bytes).unwrap();
+                create_as_is(c)
+            }),
+            ..bad("config_not_utf8", |_| {}, &["invalid unicode", "utf-8", "utf8"], "config.json")
+        },
+        Bad {
+            runc_accepts: Some("runc 1.1.5 follows config.json wherever it points"),
+            run: Some(|c| {
+                let outside = c.dir.parent().unwrap().join(format!("{}-outside.json", c.id));
+                std::fs::write(&outside, serde_json::to_vec(&c.config).unwrap()).unwrap();
+                std::os::unix::fs::symlink(&outside, c.dir.join("config.json")).unwrap();
+                let o = create_as_is(c);
+                let _ = std::fs::remove_file(&outside);
+                o
+            }),
+            ..bad("config_symlink_out_of_bundle", |_| {}, &["outside the bundle"], "config.json")
+        },
+        Bad {
+            runc_accepts: Some("runc 1.1.5 blocks opening a FIFO as config.json"),
+            run: Some(|c| {
+                let p = std::ffi::CString::new(c.dir.join("config.json").into_os_string().into_encoded_bytes()).unwrap();
+                // SAFETY: a valid C string; mkfifo touches nothing else.
+                assert_eq!(unsafe { libc::mkfifo(p.as_ptr(), 0o600) }, 0);
+                create_as_is(c)
+            }),
+            ..bad("config_fifo", |_| {}, &["not a regular file"], "config.json")
+        },
+        Bad {
+            // root reads any file whatever its mode: unreadable here is a directory
+            run: Some(|c| {
+                std::fs::create_dir(c.dir.join("config.json")).unwrap();
+                create_as_is(c)
+            }),
+            ..bad("config_unreadable", |_| {}, &["is a directory"], "config.json")
+        },
+        bad(
+            "rootfs_is_a_file",
+            |c| {
+                std::fs::remove_dir_all(c.rootfs()).unwrap();
+                std::fs::write(c.rootfs(), b"not a directory").unwrap();
+            },
+            &["not a directory"],
+            "root.path",
+        ),
+        bad(
+            "rootfs_symlink_loop",
+            |c| {
+                std::fs::remove_dir_all(c.rootfs()).unwrap();
+                std::os::unix::fs::symlink(c.rootfs(), c.rootfs()).unwrap();
+            },
+            &["too many levels of symbolic links", "symbolic link"],
+            "root.path",
+        ),
+        Bad {
+            run: Some(|c| {
+                let b = c.dir.to_string_lossy().into_owned();
+                c.write_config();
+                c.rt(&["create", "--bundle", &b, &"a".repeat(1024)])
+            }),
+            ..bad("id_of_1024_chars", |_| {}, &["invalid container ID format"], "1024 bytes long")
+        },
+        Bad {
+            run: Some(|c| {
+                let b = c.dir.to_string_lossy().into_owned();
+                c.write_config();
+                c.rt(&["create", "--bundle", &b, "."])
+            }),
+            ..bad("id_dot", |_| {}, &["invalid container ID format"], "not . or ..")
+        },
+        Bad {
+            run: Some(|c| {
+                let b = c.dir.to_string_lossy().into_owned();
+                c.write_config();
+                c.rt(&["create", "--bundle", &b, ".."])
+            }),
+            ..bad("id_dot_dot", |_| {}, &["invalid container ID format"], "not . or ..")
+        },
+        Bad {
+            run: Some(|c| {
+                let root = c.dir.join("root-file");
+                std::fs::write(&root, b"mine").unwrap();
+                let o = create_with_root(c, &root);
+                assert_eq!(std::fs::read(&root).unwrap(), b"mine", "rt touched the file given as --root");
+                o
+            }),
+            ..bad("root_is_a_file", |_| {}, &["not a directory"], "--root")
+        },
+        Bad {
+            run: Some(|c| {
+                let target = c.dir.join("root-target");
+                std::fs::write(&target, b"mine").unwrap();
+                let link = c.dir.join("root-link");
+                std::os::unix::fs::symlink(&target, &link).unwrap();
+                let o = create_with_root(c, &link);
+                assert_eq!(std::fs::read(&target).unwrap(), b"mine", "rt touched the file behind --root");
+                o
+            }),
+            ..bad("root_is_a_symlink_to_a_file", |_| {}, &["not a directory"], "--root")
+        },
+        Bad {
+            run: Some(|c| {
+                let link = c.dir.join("root-loop");
+                std::os::unix::fs::symlink(&link, &link).unwrap();
+                create_with_root(c, &link)
+            }),
+            ..bad("root_is_a_symlink_loop", |_| {}, &["too many levels of symbolic links", "symbolic link"], "--root")
+        },
     ]
+}
+
+/// A valid config with 100 MB of annotations.
+fn huge_config(c: &Ctr) -> String {
+    let mut v = c.config.clone();
+    v["annotations"] = json!({ "big": "a".repeat(100 << 20) });
+    v.to_string()
+}
+
+/// The config with process.args replaced by `depth` nested arrays.
+fn nested(config: &serde_json::Value, depth: usize) -> String {
+    let mut v = config.clone();
+    v["process"]["args"] = json!("NESTED");
+    v.to_string().replace("\"NESTED\"", &format!("{}{}", "[".repeat(depth), "]".repeat(depth)))
+}
+
+/// `create` of the bundle as it is on disk (config.json not rewritten).
+fn create_as_is(c: &Ctr) -> Output {
+    let b = c.dir.to_string_lossy().into_owned();
+    c.rt(&["create", "--bundle", &b, &c.id])
+}
+
+/// `create` with another `--root` than the run's.
+fn create_with_root(c: &Ctr, root: &std::path::Path) -> Output {
+    c.write_config();
+    let b = c.dir.to_string_lossy().into_owned();
+    Cmd::new(&rig().runtime).arg("--root").arg(root).args(&["create", "--bundle", &b, &c.id]).in_cgroup(c.cg.procs_files()).timeout(c.timeout).output_in(&c.dir)
 }
 
 fn check(b: &Bad) -> (Ctr, Output) {
@@ -268,5 +425,99 @@ pub fn cases() -> Vec<Case> {
         });
         v.push(field.rt_only("field-path error messages"));
     }
+    let why = "rt's state.json and its repair of a damaged one";
+    v.push(Case::closure(module_path!(), "state_json_truncated", state_json_truncated).rt_only(why));
+    v.push(Case::closure(module_path!(), "state_json_empty", state_json_empty).rt_only(why));
+    v.push(Case::closure(module_path!(), "state_json_from_a_future_version", state_json_from_a_future_version).rt_only(why));
+    v.push(Case::closure(module_path!(), "state_json_pid_reused_by_another_process", state_json_pid_reused).rt_only(why));
     v
+}
+
+/// A created container (sleep) whose state.json is then replaced by `damage(old)`.
+fn damaged(name: &str, damage: impl FnOnce(&[u8]) -> Vec<u8>) -> (Ctr, i32) {
+    let mut c = Ctr::new(name);
+    c.args(&["/bin/sleep", "60"]);
+    c.create().ok();
+    let pid = c.pid();
+    let p = c.state_dir().join("state.json");
+    let old = std::fs::read(&p).unwrap();
+    std::fs::write(&p, damage(&old)).unwrap();
+    (c, pid)
+}
+
+/// `state` says what is wrong in one line (exit 1), `list` still answers.
+fn state_says_damaged(c: &Ctr, words: &str) {
+    let o = c.state();
+    o.failed().stderr_has(words);
+    assert_eq!(o.stderr_lines().len(), 1, "expected one line: {o}");
+    c.rt(&["list"]).ok();
+    c.rt(&["list", "--format", "json"]).ok();
+}
+
+/// Truncated in the middle: `delete --force` still finds the init and the cgroups it names.
+fn state_json_truncated() {
+    let (c, pid) = damaged("st-trunc", |old| old[..old.len() / 2].to_vec());
+    state_says_damaged(&c, "damaged");
+    c.rt(&["delete", &c.id]).failed();
+    c.delete_force().ok();
+    assert!(!crate::rig::pid_alive(pid), "the init {pid} outlived delete --force");
+    c.assert_clean();
+}
+
+/// Empty: nothing names the init or the cgroups any more. delete --force removes the state
+/// dir and says, in a warning, that its processes and cgroups may be left (the test's own
+/// cleanup removes them).
+fn state_json_empty() {
+    let (c, pid) = damaged("st-empty", |_| Vec::new());
+    state_says_damaged(&c, "it is empty");
+    let o = c.delete_force();
+    o.ok().stderr_has("may be left");
+    assert!(!c.state_dir().exists());
+    c.state().failed().stderr_has("does not exist");
+    // What rt could not find: the init and its cgroups, removed by the test.
+    // SAFETY: a pid of this test's own container init.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while crate::rig::pid_alive(pid) && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for (_, d) in &c.cg.dirs {
+        let _ = std::fs::remove_dir(d.join(&c.id));
+    }
+}
+
+/// A newer rt's state is refused by every verb and left alone, even by delete --force.
+fn state_json_from_a_future_version() {
+    let (c, pid) = damaged("st-future", |old| String::from_utf8_lossy(old).replacen("\"stateVersion\":1", "\"stateVersion\":999", 1).into_bytes());
+    state_says_damaged(&c, "newer rt");
+    let o = c.delete_force();
+    o.failed().stderr_has("newer rt");
+    assert!(c.state_dir().join("state.json").exists() && crate::rig::pid_alive(pid), "delete --force touched a newer rt's container");
+    let p = c.state_dir().join("state.json");
+    let fixed = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).replacen("\"stateVersion\":999", "\"stateVersion\":1", 1);
+    std::fs::write(&p, fixed).unwrap();
+    c.delete_force().ok();
+    c.assert_clean();
+}
+
+/// The init died and its pid now belongs to another process: the container is stopped, kill
+/// does not signal the stranger, delete leaves it alone.
+fn state_json_pid_reused() {
+    let mut c = Ctr::new("st-reused");
+    c.args(&["/bin/sleep", "60"]);
+    c.create().ok();
+    c.kill("KILL").ok();
+    c.wait_status("stopped", std::time::Duration::from_secs(5));
+    let mut stranger = std::process::Command::new("/bin/sleep").arg("60").spawn().unwrap();
+    let p = c.state_dir().join("state.json");
+    let mut st: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    st["pid"] = json!(stranger.id());
+    std::fs::write(&p, st.to_string()).unwrap();
+    assert_eq!(c.state_json()["status"], json!("stopped"));
+    c.kill("KILL").failed().stderr_has("not running");
+    c.delete().ok();
+    assert!(stranger.try_wait().unwrap().is_none(), "rt signalled a process that was not its container's");
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+    c.assert_clean();
 }

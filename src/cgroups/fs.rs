@@ -56,7 +56,8 @@ impl Writer {
 }
 
 pub fn read(path: &Path) -> Result<String, Errno> {
-    let mut f = File::open(path).map_err(|e| Errno::from_io(&e))?;
+    // EINTR retried a bounded number of times (crate::sys::BoundedEintr), never for ever
+    let mut f = crate::sys::bounded_eintr(File::open(path).map_err(|e| Errno::from_io(&e))?);
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 4096];
     loop {

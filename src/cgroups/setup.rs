@@ -263,7 +263,7 @@ fn remove_tree(dir: &Path) -> Result<()> {
 fn dying(pid: i32) -> bool {
     const PF_EXITING: u64 = 0x4;
     const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return true };
+    let Ok(stat) = crate::sys::read_string(format!("/proc/{pid}/stat")) else { return true };
     // after the command's ")": state (field 3), ..., flags (field 9)
     let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
     if matches!(fields.first().copied(), None | Some("Z" | "X" | "x")) {
@@ -272,7 +272,7 @@ fn dying(pid: i32) -> bool {
     if fields.get(6).and_then(|f| f.parse::<u64>().ok()).is_some_and(|f| f & PF_EXITING != 0) {
         return true;
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let status = crate::sys::read_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .filter_map(|l| l.strip_prefix("SigPnd:").or_else(|| l.strip_prefix("ShdPnd:")))

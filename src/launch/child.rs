@@ -16,6 +16,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 use super::channel::{ChildEnd, FromChild, Step, ToChild};
 use super::exec::ExecPlan;
 use super::plan::ContainerPlan;
+use super::progress::{self, Doing};
 use super::topology::{Placement, ProcessStep, StartBy};
 use crate::error::{Context, Error, Prefix, Result};
 use crate::hooks::{self, Kind};
@@ -100,6 +101,7 @@ pub fn init(c: &InitContext) -> ! {
             sys::exit_now(1);
         }
     };
+    progress::set(Doing::Ready);
     if ready(c.channel, listener).is_err() {
         sys::exit_now(1);
     }
@@ -107,6 +109,7 @@ pub fn init(c: &InitContext) -> ! {
         ToChild::Go { state } => Some(state),
         _ => None,
     });
+    progress::set(Doing::WaitingForStart);
     // Held open until execve closes it: `start` sees its end close once the program runs.
     let _fifo = match go.and_then(|state| wait_for_start(c, fifo_proc, state.as_deref())) {
         Ok(f) => f,
@@ -115,6 +118,7 @@ pub fn init(c: &InitContext) -> ! {
             sys::exit_now(1);
         }
     };
+    progress::set(Doing::Exec);
     let e = process::exec(&exe, &c.plan.process, &env);
     // runc's words on the container's own stderr, and for `run` to rt as well.
     eprintln!("{e}");
@@ -167,6 +171,7 @@ fn close_fds(fds: &[RawFd]) {
 /// writing (taken now, while the init still has the privileges to mount a procfs of its own).
 fn setup(c: &InitContext) -> Result<Prepared> {
     let p = c.plan;
+    progress::set(Doing::Starting);
     if let Some(mask) = &c.sigmask {
         sys::sigprocmask(libc::SIG_SETMASK, mask).ctx("restore signal mask")?;
     }
@@ -190,6 +195,7 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     if c.step.unshare_after_placement != 0 {
         sys::unshare(c.step.unshare_after_placement as i32).ctx("linux.namespaces: unshare cgroup namespace")?;
     }
+    progress::set(Doing::Namespaces);
     p.ns.enter(&c.step.joins)?;
     // Nodes and directories rt makes get exactly the modes the config asks for.
     sys::umask(0);
@@ -197,6 +203,7 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     if p.ns.creates(LinuxNamespaceType::Network) {
         sys::loopback_up().ctx("linux.namespaces (network): bring up lo")?;
     }
+    progress::set(Doing::Sysctls);
     if let Some(h) = &p.hostname {
         sys::sethostname(h).ctx("hostname: sethostname")?;
     }
@@ -216,8 +223,10 @@ fn setup(c: &InitContext) -> Result<Prepared> {
     }
 
     if p.ns.has(LinuxNamespaceType::Mount) {
+        progress::set(Doing::Root);
         rootfs::build(&p.root, idmapped)?;
         if c.hooks_stage {
+            progress::set(Doing::CreateContainerHooks);
             c.channel.send(&FromChild::Mounted)?;
             let state = c.channel.expect_with("Hooks", |m| match m {
                 ToChild::Hooks { state } => Some(state),
@@ -225,10 +234,13 @@ fn setup(c: &InitContext) -> Result<Prepared> {
             })?;
             hooks::run(&p.hooks, Kind::CreateContainer, &state)?;
         }
+        progress::set(Doing::PivotRoot);
         rootfs::switch(&p.root)?;
     } else {
+        progress::set(Doing::PivotRoot);
         rootfs::enter_without_mount_namespace(&p.root)?;
     }
+    progress::set(Doing::Terminal);
     set_up_terminal(&p.process, c.console, c.channel, true)?;
 
     // A container without a /proc of its own needs a private procfs to reopen exec.fifo: it
@@ -237,6 +249,7 @@ fn setup(c: &InitContext) -> Result<Prepared> {
         StartBy::Fifo if container_procfs().is_none() => Some(sys::detached_procfs().ctx("mount a private procfs")?),
         _ => None,
     };
+    progress::set(Doing::Process);
     let (exe, env, listener) = become_process(&p.process)?;
     Ok(Prepared { exe, env, fifo_proc, listener })
 }

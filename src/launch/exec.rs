@@ -71,7 +71,7 @@ pub fn plan(root: &Path, id: &str, o: &ExecOptions) -> Result<ExecPlan> {
     let config = spec::load(&st.bundle)?;
     let (process, at) = match &o.process_file {
         Some(f) => {
-            let bytes = std::fs::read(f).with_ctx(|| format!("--process {}", f.display()))?;
+            let bytes = crate::sys::read_file(f).with_ctx(|| format!("--process {}", f.display()))?;
             let name = f.display().to_string();
             (spec::parse_process(&bytes, &name)?, name)
         }

@@ -12,6 +12,7 @@ use super::channel::{self, FromChild, ParentEnd, Step, ToChild};
 use super::child::{self, Console, ExecContext, InitContext, IntermediateContext};
 use super::exec::ExecPlan;
 use super::plan::ContainerPlan;
+use super::progress;
 use super::topology::{self, ExecFacts, Facts, Stage};
 use super::Mode;
 use crate::cgroups::Cgroup;
@@ -154,8 +155,13 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     let topology = topology::plan(&facts(p, mode));
     let dir = ContainerDir::create(state_root, &p.id)?;
     let mut guard = Guard { dir: Some(dir), cgroup: None, init: None, intermediate: None, poststop: None };
+    // The container is recorded (status `creating`, with its cgroup) before anything else of
+    // it exists: an rt killed from here on leaves a record that `state`, `list` and `delete
+    // --force` find. `record` completes it once the init is ready.
+    let creating = creating_state(p);
     let (lock_fd, fifo) = {
         let d = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
+        d.save(&creating)?;
         let fifo = match topology.start_by {
             topology::StartBy::Fifo => {
                 sys::mkfifoat(d.fd.as_fd(), Path::new(state::EXEC_FIFO), 0o622).ctx("create exec.fifo")?;
@@ -230,6 +236,8 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
     if born_dumpable {
         sys::prctl(libc::PR_SET_DUMPABLE, 1).ctx("prctl(PR_SET_DUMPABLE)")?;
     }
+    // Where the init gets to, for the error should it die without a word.
+    progress::arm();
     let cloned = sys::clone3(first.clone_flags, if first.into_cgroup { cgroup_fd.as_ref().map(|f| f.as_fd()) } else { None }).ctx("clone");
     if born_dumpable && !matches!(cloned, Ok(Forked::Child)) {
         sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx("prctl(PR_SET_DUMPABLE)")?;
@@ -287,7 +295,10 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 match init_rt.recv()? {
                     Some((FromChild::Mounted, _)) => {}
                     Some((FromChild::Failed { step, error }, _)) => return Err(child_error(step, error)),
-                    _ => return Err(Error::msg(format!("unable to start container process: {}", died(None, "building the root")))),
+                    _ => {
+                        let status = guard.init.take().and_then(|pid| sys::waitpid(pid, 0).ok().flatten()).map(|(_, s)| s);
+                        return Err(Error::msg(format!("unable to start container process: {}", died(status, progress::get().words()))));
+                    }
                 }
                 let state = hook_state(p, Kind::Prestart, pid);
                 hooks::run(&p.hooks, Kind::Prestart, &state)?;
@@ -305,13 +316,13 @@ pub fn launch(state_root: &Path, p: &ContainerPlan, mode: Mode) -> Result<Launch
                 None => {
                     let pid = guard.init.take().ok_or_else(|| Error::msg("no init"))?;
                     let status = sys::waitpid(pid, 0).ok().flatten().map(|(_, s)| s);
-                    return Err(Error::msg(format!("unable to start container process: {}", died(status, "setting the container up"))));
+                    return Err(Error::msg(format!("unable to start container process: {}", died(status, progress::get().words()))));
                 }
             },
             Stage::Go => {
                 let pid = guard.init.ok_or_else(|| Error::msg("no init"))?;
                 let dir = guard.dir.as_ref().ok_or_else(|| Error::msg("state dir missing"))?;
-                recorded = Some(record(p, dir, pid)?);
+                recorded = Some(record(&creating, p, dir, pid)?);
                 if let Some(sock) = &p.pidfd_socket {
                     send_pidfd(sock, pid)?;
                 }
@@ -577,25 +588,35 @@ fn hook_state(p: &ContainerPlan, kind: Kind, pid: Pid) -> String {
     HookState { oci_version: spec::OCI_VERSION, id: &p.id, status: kind.status(), pid: Some(pid), bundle: &p.bundle, annotations: &p.annotations }.json()
 }
 
-/// state.json and the pid file, once the init is ready: from here on, the container exists.
-fn record(p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
-    let start_time = state::proc_stat(init).map(|s| s.start_time).ok_or_else(|| Error::msg("container init died"))?;
-    let st = State {
+/// The record `create` makes first: status `creating`, no init yet.
+fn creating_state(p: &ContainerPlan) -> State {
+    State {
+        state_version: state::STATE_VERSION,
         oci_version: spec::OCI_VERSION.to_owned(),
         id: p.id.clone(),
-        pid: init,
-        status: Status::Created,
+        pid: 0,
+        status: Status::Creating,
         bundle: p.bundle.clone(),
         rootfs: p.rootfs.clone(),
         created: logging::rfc3339(SystemTime::now(), true),
         annotations: p.annotations.clone(),
         owner: String::new(),
-        init_start_time: start_time,
+        init_start_time: 0,
         cgroup: p.cgroup.clone(),
         own_pid_ns: p.ns.creates(LinuxNamespaceType::Pid),
         no_new_keyring: p.process.session_keyring.is_none(),
         hooks: p.hooks.after_create(),
-    };
+        pid_file: p.pid_file.as_deref().and_then(|f| std::path::absolute(f).ok()),
+        init_exe: state::own_exe(),
+    }
+}
+
+/// state.json and the pid file, once the init is ready: from here on, the container exists.
+fn record(creating: &State, p: &ContainerPlan, dir: &ContainerDir, init: Pid) -> Result<State> {
+    let start_time = state::proc_stat(init)
+        .map(|s| s.start_time)
+        .ok_or_else(|| Error::msg("unable to start container process: container init went away before it was recorded"))?;
+    let st = State { pid: init, init_start_time: start_time, status: Status::Created, ..creating.clone() };
     dir.save(&st)?;
     if let Some(pf) = &p.pid_file {
         write_pid_file(pf, init)?;
@@ -655,13 +676,33 @@ pub fn write_pid_file(path: &Path, pid: Pid) -> Result<()> {
     let name = path.file_name().ok_or_else(|| Error::msg(format!("--pid-file {}: not a file name", path.display())))?;
     let tmp = path.with_file_name(format!(".{}", name.to_string_lossy()));
     let mut f = std::fs::File::options().write(true).create(true).truncate(true).open(&tmp).with_ctx(|| format!("--pid-file: create {}", tmp.display()))?;
-    f.write_all(pid.to_string().as_bytes()).with_ctx(|| format!("--pid-file: write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_ctx(|| format!("--pid-file: rename to {}", path.display()))
+    let written = f
+        .write_all(pid.to_string().as_bytes())
+        .with_ctx(|| format!("--pid-file: write {}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, &path).with_ctx(|| format!("--pid-file: rename to {}", path.display())));
+    // A failed write or rename (ENOSPC, EIO) leaves no temporary file beside the pid file:
+    // nothing of a failed create may stay, and delete --force would not know of it.
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pid_file_that_cannot_be_renamed_leaves_no_temporary() {
+        let d = std::env::temp_dir().join(format!("rt-pidfile-{}", std::process::id()));
+        let target = d.join("pid");
+        // a non-empty directory where the pid file goes: the rename fails (EISDIR/ENOTEMPTY)
+        std::fs::create_dir_all(target.join("x")).unwrap();
+        let e = write_pid_file(&target, 42).unwrap_err();
+        assert!(e.to_string().contains("--pid-file: rename to"), "{e}");
+        assert!(!d.join(".pid").exists(), "the temporary pid file stayed");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     #[test]
     fn deaths_are_told_in_words() {

@@ -6,6 +6,7 @@ use super::start::poststart;
 use super::Global;
 use crate::error::{Context, Error, Result};
 use crate::launch::{self, CreateOptions, Mode};
+use crate::logging;
 use crate::state::{self, ContainerDir};
 use crate::sys;
 
@@ -38,7 +39,21 @@ pub fn run(g: &Global, id: &str, o: &CreateOptions, detach: bool, keep: bool) ->
         launched.finish();
         return Ok(0);
     }
-    let status = launched.wait()?;
+    let status = match launched.wait() {
+        Ok(s) => s,
+        Err(e) => {
+            // rt can no longer wait for it (wait4 or the signalfd failing for good): the
+            // container is stopped and removed all the same, not left running with its cgroup
+            // and nobody to report its end.
+            if let (false, Ok(dir)) = (keep, ContainerDir::open(&g.root, id)) {
+                if let Err(stop_err) = super::delete::stop(&st) {
+                    logging::warn(&stop_err.to_string());
+                }
+                let _ = destroy(dir, &st);
+            }
+            return Err(e);
+        }
+    };
     if !keep {
         if let Ok(dir) = ContainerDir::open(&g.root, id) {
             // What rt made itself; state.json says the same, no need to read it back.

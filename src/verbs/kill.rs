@@ -17,7 +17,8 @@ pub fn kill(g: &Global, id: &str, signal: &str, all: bool) -> Result<()> {
     if all {
         return st.kill_all(sig);
     }
-    if st.live_status(&dir.path) == Status::Stopped {
+    // A record still `creating` under our lock is a create that was killed: stopped.
+    if dir.status(&st) == Status::Stopped {
         return Err(Error::NotRunning);
     }
     signal_init(&st, sig)
@@ -25,6 +26,9 @@ pub fn kill(g: &Global, id: &str, signal: &str, all: bool) -> Result<()> {
 
 /// Signals the recorded init through a pidfd, after checking that the pid still belongs to it.
 pub(super) fn signal_init(st: &State, sig: i32) -> Result<()> {
+    if st.pid <= 0 {
+        return Err(Error::NotRunning);
+    }
     let pidfd = match sys::pidfd_open(st.pid) {
         Ok(fd) => fd,
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(Error::NotRunning),

@@ -12,7 +12,9 @@ use crate::sys::{self, PollFd, PollFlags};
 pub fn start(g: &Global, id: &str) -> Result<()> {
     let dir = ContainerDir::open(&g.root, id)?;
     let st = dir.load()?;
-    match st.live_status(&dir.path) {
+    // `created` only while the init still waits on the fifo: one whose start was killed after
+    // letting it go runs (and the fifo it left would never be answered).
+    match dir.status(&st) {
         Status::Created => {}
         Status::Stopped => return Err(Error::msg("cannot start a container that has stopped")),
         Status::Running => return Err(Error::msg("cannot start an already running container")),

@@ -91,7 +91,7 @@ fn owner_of(dir: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(md) = std::fs::metadata(dir) else { return String::new() };
     let uid = md.uid();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let passwd = crate::sys::read_string("/etc/passwd").unwrap_or_default();
     crate::user::parse_passwd(&passwd).into_iter().find(|e| e.uid == uid).map_or_else(|| format!("#{uid}"), |e| e.name)
 }
 

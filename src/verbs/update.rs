@@ -94,9 +94,9 @@ pub fn update(g: &Global, id: &str, res: &LinuxResources) -> Result<()> {
 fn read_resources(src: &str) -> Result<String> {
     let mut text = String::new();
     if src == "-" {
-        std::io::stdin().read_to_string(&mut text).ctx("reading the resources from standard input")?;
+        crate::sys::bounded_eintr(std::io::stdin()).read_to_string(&mut text).ctx("reading the resources from standard input")?;
     } else {
-        text = std::fs::read_to_string(src).with_ctx(|| format!("open {src}"))?;
+        text = crate::sys::read_string(src).with_ctx(|| format!("open {src}"))?;
     }
     Ok(text)
 }
