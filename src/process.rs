@@ -412,14 +412,22 @@ pub fn lookup(name: &str, env: &[String]) -> Result<PathBuf> {
         };
     }
     let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+    // Go's words stay first (engines turn them into 127); a directory that failed for another
+    // reason than not having the file (a filesystem gone: ENOTCONN, ESTALE, EIO) is the real
+    // cause, and is said after them.
+    let mut broken = None;
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let p = Path::new(dir).join(name);
-        if check(&p).is_ok() {
-            return Ok(p);
+        match check(&p) {
+            Ok(()) => return Ok(p),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR | libc::EACCES)) => {}
+            Err(e) => {
+                broken.get_or_insert_with(|| format!(" (stat {}: {})", p.display(), sys::errno_text(&e)));
+            }
         }
     }
-    Err(Error::msg(format!("exec: {name:?}: executable file not found in $PATH")))
+    Err(Error::msg(format!("exec: {name:?}: executable file not found in $PATH{}", broken.unwrap_or_default())))
 }
 
 /// What the init will execute, opened and checked: exactly these files run, whatever the
@@ -680,5 +688,13 @@ mod tests {
         assert_eq!(lookup("/etc/passwd", &env).unwrap_err().to_string(), "exec: \"/etc/passwd\": permission denied");
         assert_eq!(lookup("/", &env).unwrap_err().to_string(), "exec: \"/\": permission denied");
         assert!(lookup("sh", &[]).is_err());
+        // a PATH entry through a file: ENOTDIR, which is only "not there"
+        let through_a_file = vec!["PATH=/etc/passwd:/nonexistent".to_owned()];
+        assert_eq!(lookup("sh", &through_a_file).unwrap_err().to_string(), "exec: \"sh\": executable file not found in $PATH");
+        // a PATH entry too long to stat: that error is the cause, said after Go's words
+        let long = vec![format!("PATH={}:/nonexistent", "/x".repeat(3000))];
+        let e = lookup("sh", &long).unwrap_err().to_string();
+        assert!(e.starts_with("exec: \"sh\": executable file not found in $PATH (stat /x/x/"), "{e}");
+        assert!(e.ends_with("/sh: file name too long)"), "{e}");
     }
 }

@@ -823,6 +823,8 @@ pub fn errno_word(n: i32) -> String {
         libc::ENOTEMPTY => "directory not empty",
         libc::ELOOP => "too many levels of symbolic links",
         libc::EOPNOTSUPP => "operation not supported",
+        libc::ENOTCONN => "transport endpoint is not connected",
+        libc::ESTALE => "stale file handle",
         libc::ECONNREFUSED => "connection refused",
         libc::ECONNRESET => "connection reset by peer",
         libc::ETIMEDOUT => "connection timed out",

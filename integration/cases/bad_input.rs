@@ -521,3 +521,141 @@ fn state_json_pid_reused() {
     let _ = stranger.wait();
     c.assert_clean();
 }
+
+/// A rootfs on a FUSE filesystem (bindfs) whose daemon this test kills: what a network or
+/// FUSE filesystem that goes away looks like to rt (every call on it fails with ENOTCONN).
+/// The mount sits outside the bundle (the leftover check counts mounts under it); the guard
+/// kills the daemon by pid and detaches the mount, also when the test fails.
+struct VanishingRootfs {
+    mountpoint: std::path::PathBuf,
+    source: std::path::PathBuf,
+    daemon: std::process::Child,
+}
+
+impl VanishingRootfs {
+    /// The container's rootfs copy, served again through bindfs at a path of its own, which
+    /// becomes the config's root.path.
+    fn serve(c: &mut Ctr) -> VanishingRootfs {
+        let base = rig().misc_dir().join(format!("{}-fuse", c.id));
+        let (source, mountpoint) = (base.join("source"), base.join("rootfs"));
+        std::fs::create_dir_all(&mountpoint).unwrap();
+        std::fs::rename(c.rootfs(), &source).unwrap();
+        let daemon = std::process::Command::new("bindfs")
+            .arg("-f")
+            .arg(&source)
+            .arg(&mountpoint)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("bindfs (Debian's bindfs package; .ci/run installs it): {e}"));
+        let v = VanishingRootfs { mountpoint, source, daemon };
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !v.mounted() {
+            assert!(std::time::Instant::now() < end, "bindfs did not mount {}", v.mountpoint.display());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(v.mountpoint.join("bin/sh").exists(), "bindfs serves no /bin/sh");
+        c.set("/root/path", json!(v.mountpoint));
+        v
+    }
+
+    fn mounted(&self) -> bool {
+        let mp = self.mountpoint.to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| l.split(' ').nth(4) == Some(mp.as_str()))
+    }
+
+    /// Kills the daemon: from now on every access below the mountpoint fails.
+    fn vanish(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        // The kernel sees the daemon's /dev/fuse close only once the process is reaped, and
+        // may answer a stat of the root from its attribute cache for a moment: poll a read.
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match std::fs::read_dir(&self.mountpoint) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return,
+                r => assert!(std::time::Instant::now() < end, "the mount still answers after its daemon died: {r:?}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for VanishingRootfs {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let c = std::ffi::CString::new(self.mountpoint.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string; the mount is this test's own bindfs mount.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        let _ = std::fs::remove_dir_all(self.source.parent().unwrap());
+    }
+}
+
+/// Gone before create: refused in one line that says what failed, nothing made.
+fn rootfs_filesystem_gone_before_create() {
+    let mut c = Ctr::new("vanish-before");
+    let mut fs = VanishingRootfs::serve(&mut c);
+    fs.vanish();
+    let o = c.create();
+    o.failed().stderr_has("transport endpoint is not connected");
+    if rig().is_rt() {
+        assert_eq!(o.stderr_lines().len(), 1, "expected one line: {o}");
+        // The kernel may answer a stat of the mount root from its attribute cache for a
+        // second, so the first call that fails is either rt's check of root.path or the
+        // first mount point rt makes inside it; either way the line names the field.
+        let err = o.stderr_lines().join("\n");
+        assert!(err.contains("root.path: ") || err.contains("mounts[0] (/proc): "), "the line names no config field: {o}");
+    }
+    c.assert_clean();
+    c.state().failed().stderr_has("does not exist");
+}
+
+/// Gone between create and start: start cannot run the program; the container ends stopped
+/// with the reason on its stderr, and delete leaves nothing.
+fn rootfs_filesystem_gone_after_create() {
+    let mut c = Ctr::new("vanish-created");
+    c.args(&["/bin/echo", "ran"]);
+    let mut fs = VanishingRootfs::serve(&mut c);
+    let created = c.create();
+    created.ok();
+    fs.vanish();
+    c.start();
+    c.wait_status("stopped", std::time::Duration::from_secs(10));
+    let out = std::fs::read_to_string(&created.out_path).unwrap_or_default();
+    assert!(!out.contains("ran"), "the program ran from a filesystem that is gone: {out:?}");
+    if rig().is_rt() {
+        let err = std::fs::read_to_string(&created.err_path).unwrap_or_default();
+        assert!(err.contains("/bin/echo") && err.contains("transport endpoint is not connected"), "the container's stderr does not say why: {err:?}");
+    }
+    c.delete().ok();
+    c.assert_clean();
+}
+
+/// Gone under a running container: the init (already in memory) runs on, exec says why it
+/// cannot find a program, and delete --force ends the container and leaves nothing.
+fn rootfs_filesystem_gone_while_running() {
+    let mut c = Ctr::new("vanish-running");
+    c.args(&["/bin/sleep", "60"]);
+    let mut fs = VanishingRootfs::serve(&mut c);
+    c.create().ok();
+    c.start().ok();
+    c.rt(&["exec", &c.id, "true"]).ok();
+    fs.vanish();
+    let o = c.rt(&["exec", &c.id, "true"]);
+    o.code(255).stderr_has("executable file not found in $PATH");
+    if rig().is_rt() {
+        o.stderr_has("transport endpoint is not connected");
+        assert_eq!(o.stderr_lines().len(), 1, "expected one line: {o}");
+    }
+    assert_eq!(c.status(), "running");
+    c.delete_force().ok();
+    c.assert_clean();
+}
+
+pub fn vanishing_cases() -> Vec<Case> {
+    vec![
+        Case::new(module_path!(), "rootfs_filesystem_gone_before_create", rootfs_filesystem_gone_before_create),
+        Case::new(module_path!(), "rootfs_filesystem_gone_after_create", rootfs_filesystem_gone_after_create),
+        Case::new(module_path!(), "rootfs_filesystem_gone_while_running", rootfs_filesystem_gone_while_running),
+    ]
+}

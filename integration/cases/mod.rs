@@ -40,6 +40,7 @@ pub fn all() -> Vec<Case> {
     v.extend(cgroups_verbs::cases());
     v.extend(cgroups_v2::cases());
     v.extend(bad_input::cases());
+    v.extend(bad_input::vanishing_cases());
     v.extend(rt_only::cases());
     v.extend(seccomp::cases());
     v.extend(security::cases());
