@@ -19,7 +19,6 @@ Sections (all by default):
 
 Needs root and the test rootfs (`make rootfs`). Exit status 1 if any check failed."""
 
-import argparse
 import collections
 import concurrent.futures
 import fcntl
@@ -250,14 +249,7 @@ class Lane:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="CI: fewer rounds")
-    ap.add_argument("--rt", default=os.path.join(lib.REPO, "target/release/rt"))
-    ap.add_argument("--rootfs", default=os.path.join(lib.REPO, "build/rootfs"))
-    ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
-    ap.add_argument("--only", nargs="*", choices=["create", "storm", "many", "lock"])
-    ap.add_argument("--report", help="write the numbers and problems as JSON here")
-    ap.add_argument("--keep", action="store_true", help="keep the run directory")
+    ap = lib.lane_args(__doc__, "CI: fewer rounds", ["create", "storm", "many", "lock"])
     a = ap.parse_args()
     lib.need_root()
     sys.exit(Lane(a).main())

@@ -27,7 +27,6 @@ nothing without any delete. A failed call says what failed in one line and exits
 tries every one. Needs root, strace (installed if missing) and the test rootfs (`make
 rootfs`). Exit status 1 if any trial found a problem; the report lists them all."""
 
-import argparse
 import collections
 import json
 import math
@@ -632,14 +631,7 @@ class Lane:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="CI: a sample of the kill and error points")
-    ap.add_argument("--rt", default=os.path.join(lib.REPO, "target/release/rt"))
-    ap.add_argument("--rootfs", default=os.path.join(lib.REPO, "build/rootfs"))
-    ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
-    ap.add_argument("--only", nargs="*", choices=["kill", "init", "errors", "root", "stdio"])
-    ap.add_argument("--report", help="write the numbers and problems as JSON here")
-    ap.add_argument("--keep", action="store_true", help="keep the run directory")
+    ap = lib.lane_args(__doc__, "CI: a sample of the kill and error points", ["kill", "init", "errors", "root", "stdio"])
     a = ap.parse_args()
     lib.need_root()
     lib.ensure_tool("strace", "strace")

@@ -7,6 +7,7 @@ itself moved in), and a container's relative `cgroupsPath` lands below that. Pro
 ever killed by pid, and only those found in the run's own cgroups or running the run's own rt
 binary."""
 
+import argparse
 import ctypes
 import json
 import os
@@ -476,3 +477,17 @@ def fmt_table(rows, head):
 def need_root():
     if os.geteuid() != 0:
         sys.exit("this lane needs root")
+
+
+def lane_args(doc, quick_help, sections):
+    """The arguments every lane shares: the rt under test, the rootfs, where runs go, a JSON
+    report, and the sections to run (--only)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--rt", default=os.path.join(REPO, "target/release/rt"))
+    ap.add_argument("--rootfs", default=os.path.join(REPO, "build/rootfs"))
+    ap.add_argument("--tmpdir", default=os.environ.get("TMPDIR", "/tmp"))
+    ap.add_argument("--only", nargs="*", choices=sections)
+    ap.add_argument("--report", help="write the numbers and problems as JSON here")
+    ap.add_argument("--keep", action="store_true", help="keep the run directory")
+    return ap
