@@ -527,8 +527,9 @@ fn state_json_pid_reused() {
 /// The mount sits outside the bundle (the leftover check counts mounts under it); the guard
 /// kills the daemon by pid and detaches the mount, also when the test fails.
 struct VanishingRootfs {
+    /// Holds `source` (the rootfs copy bindfs serves) and `rootfs` (the mount).
+    base: std::path::PathBuf,
     mountpoint: std::path::PathBuf,
-    source: std::path::PathBuf,
     daemon: std::process::Child,
 }
 
@@ -547,20 +548,15 @@ impl VanishingRootfs {
             .stdin(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("bindfs (Debian's bindfs package; .ci/run installs it): {e}"));
-        let v = VanishingRootfs { mountpoint, source, daemon };
+        let v = VanishingRootfs { base, mountpoint, daemon };
         let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !v.mounted() {
+        while crate::rig::leftovers::mounts_under(&v.mountpoint).is_empty() {
             assert!(std::time::Instant::now() < end, "bindfs did not mount {}", v.mountpoint.display());
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert!(v.mountpoint.join("bin/sh").exists(), "bindfs serves no /bin/sh");
         c.set("/root/path", json!(v.mountpoint));
         v
-    }
-
-    fn mounted(&self) -> bool {
-        let mp = self.mountpoint.to_string_lossy().into_owned();
-        std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| l.split(' ').nth(4) == Some(mp.as_str()))
     }
 
     /// Kills the daemon: from now on every access below the mountpoint fails.
@@ -584,10 +580,8 @@ impl Drop for VanishingRootfs {
     fn drop(&mut self) {
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
-        let c = std::ffi::CString::new(self.mountpoint.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a valid C string; the mount is this test's own bindfs mount.
-        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        let _ = std::fs::remove_dir_all(self.source.parent().unwrap());
+        crate::rig::leftovers::unmount_under(&self.mountpoint);
+        let _ = std::fs::remove_dir_all(&self.base);
     }
 }
 
